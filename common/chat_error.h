@@ -1,0 +1,16 @@
+/*  chat_error: the one table from process-level statuses to the client
+ *  protocol's error codes and messages (docs/protocol.md, "Errors").
+ */
+#ifndef CHAT_ERROR_H
+#define CHAT_ERROR_H
+
+#include "chat.pb-c.h"
+
+//  The protocol's error code for a status, e.g. "room_not_found".
+//  STATUS_OK gives "ok"; a value outside the enum gives "internal".
+const char *chat_status_code(Chat__Status status);
+
+//  A short human sentence for the same status, e.g. "Room not found".
+const char *chat_status_message(Chat__Status status);
+
+#endif

@@ -1,0 +1,228 @@
+/*  chat_test: see chat_test.h. */
+#define _GNU_SOURCE
+#include "chat_test.h"
+#include "chat_clock.h"
+#include "chat_wire.h"
+
+#include <czmq.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+struct chat_proc {
+    pid_t pid;          //  child's pid
+    bool exited;        //  waitpid has reaped it
+    int status;         //  its wait status once exited
+    char log[512];      //  path of its log file
+};
+
+chat_proc_t *chat_proc_start(const char *program, const char *const *args, const char *dir,
+                             const char *label)
+{
+    chat_proc_t *proc = calloc(1, sizeof *proc);
+    snprintf(proc->log, sizeof proc->log, "%s/%s.log", dir, label);
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", CHAT_BIN_DIR, program);
+
+    const char *argv[64];
+    int argc = 0;
+    argv[argc++] = path;
+    for (int i = 0; args && args[i] && argc < 63; i++)
+        argv[argc++] = args[i];
+    argv[argc] = NULL;
+
+    fflush(NULL);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        free(proc);
+        return NULL;
+    }
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(127);
+        int fd = open(proc->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, STDOUT_FILENO);
+            dup2(fd, STDERR_FILENO);
+            close(fd);
+        }
+        execv(path, (char *const *)argv);
+        fprintf(stderr, "exec %s: %s\n", path, strerror(errno));
+        _exit(127);
+    }
+    proc->pid = pid;
+    return proc;
+}
+
+pid_t chat_proc_pid(const chat_proc_t *proc)
+{
+    return proc->pid;
+}
+
+static bool s_reap(chat_proc_t *proc, int timeout_ms)
+{
+    int64_t deadline = chat_mono_ms() + timeout_ms;
+    while (!proc->exited) {
+        pid_t r = waitpid(proc->pid, &proc->status, WNOHANG);
+        if (r == proc->pid || (r < 0 && errno == ECHILD)) {
+            proc->exited = true;
+            break;
+        }
+        if (chat_mono_ms() >= deadline)
+            break;
+        chat_sleep_ms(10);
+    }
+    return proc->exited;
+}
+
+bool chat_proc_alive(chat_proc_t *proc)
+{
+    return !s_reap(proc, 0);
+}
+
+int chat_proc_signal(chat_proc_t *proc, int sig, int timeout_ms)
+{
+    if (!proc->exited)
+        kill(proc->pid, sig);
+    return s_reap(proc, timeout_ms) ? proc->status : -1;
+}
+
+int chat_proc_stop(chat_proc_t **proc_p)
+{
+    if (!proc_p || !*proc_p)
+        return 0;
+    chat_proc_t *proc = *proc_p;
+    int status = chat_proc_signal(proc, SIGTERM, 5000);
+    if (status == -1)
+        status = chat_proc_signal(proc, SIGKILL, 5000);
+    free(proc);
+    *proc_p = NULL;
+    return status;
+}
+
+void chat_proc_dump_log(const chat_proc_t *proc)
+{
+    FILE *f = fopen(proc->log, "r");
+    if (!f)
+        return;
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, size > 4000 ? size - 4000 : 0, SEEK_SET);
+    fprintf(stderr, "---- %s ----\n", proc->log);
+    char buf[1024];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+        fwrite(buf, 1, n, stderr);
+    fclose(f);
+}
+
+int chat_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof addr;
+    int port = -1;
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0 &&
+        getsockname(fd, (struct sockaddr *)&addr, &len) == 0)
+        port = ntohs(addr.sin_port);
+    if (fd >= 0)
+        close(fd);
+    return port;
+}
+
+const char *chat_tcp(int port)
+{
+    static char ring[16][64];
+    static int next;
+    char *buf = ring[next++ % 16];
+    snprintf(buf, 64, "tcp://127.0.0.1:%d", port);
+    return buf;
+}
+
+char *chat_temp_dir(const char *tag)
+{
+    char *path = NULL;
+    if (asprintf(&path, "/tmp/chat-test-%s-XXXXXX", tag) < 0)
+        return NULL;
+    if (!mkdtemp(path)) {
+        free(path);
+        return NULL;
+    }
+    return path;
+}
+
+void chat_remove_tree(const char *path)
+{
+    if (!path || strncmp(path, "/tmp/", 5) != 0)
+        return;
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", path);
+}
+
+Chat__Envelope *chat_request(const char *endpoint, Chat__Envelope *request, int timeout_ms)
+{
+    zsock_t *sock = zsock_new(ZMQ_DEALER);
+    chat_wire_tune(sock);
+    if (zsock_connect(sock, "%s", endpoint) != 0) {
+        zsock_destroy(&sock);
+        return NULL;
+    }
+    Chat__Envelope *reply = NULL;
+    if (chat_wire_send(sock, NULL, request) == 0 || errno == EAGAIN) {
+        //  A DEALER queues until connected; EAGAIN only when HWM is hit.
+        int64_t deadline = chat_mono_ms() + timeout_ms;
+        zpoller_t *poller = zpoller_new(sock, NULL);
+        while (!reply) {
+            int64_t left = deadline - chat_mono_ms();
+            if (left <= 0 || !zpoller_wait(poller, (int)left))
+                break;
+            Chat__Envelope *env = NULL;
+            if (chat_wire_recv(sock, NULL, &env) == CHAT_WIRE_GOT) {
+                if (env->req_id == request->req_id)
+                    reply = env;
+                else
+                    chat_envelope_free(&env);
+            }
+        }
+        zpoller_destroy(&poller);
+    }
+    zsock_destroy(&sock);
+    return reply;
+}
+
+bool chat_wait_for(const char *endpoint, Chat__Envelope *request,
+                   bool (*ready)(const Chat__Envelope *reply, void *arg), void *arg,
+                   int timeout_ms)
+{
+    int64_t deadline = chat_mono_ms() + timeout_ms;
+    while (chat_mono_ms() < deadline) {
+        int64_t left = deadline - chat_mono_ms();
+        Chat__Envelope *reply = chat_request(endpoint, request, left < 500 ? (int)left : 500);
+        bool ok = reply && ready(reply, arg);
+        chat_envelope_free(&reply);
+        if (ok)
+            return true;
+        chat_sleep_ms(50);
+    }
+    return false;
+}
+
+void chat_sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
