@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RD_REGISTER_RETRY_MS 250    //  next try when a register could not be sent
+#define RD_REGISTER_RETRY_MS 100    //  next try when a register could not be sent
 #define RD_REGISTER_TIMEOUT_MS 3000 //  a sent register unanswered this long is sent again
 #define RD_HEARTBEAT_DEFAULT_MS 1000
 
@@ -30,6 +30,7 @@ struct rd_registry_link {
     bool silent_logged;        //  "registry silent" was logged
     uint64_t next_req;         //  req_id counter
     uint64_t heartbeat_floor;  //  heartbeat replies to req_ids below it predate the registration
+    bool superseded;           //  the registry gave this node to a newer process: stay idle
 };
 
 rd_registry_link_t *rd_registry_link_new(void *dealer, rd_host_t *host,
@@ -123,6 +124,8 @@ static void s_send_heartbeat(rd_registry_link_t *self)
 
 int64_t rd_registry_link_timers(rd_registry_link_t *self, int64_t now_ms)
 {
+    if (self->superseded)
+        return now_ms + 60000;
     if (self->need_register) {
         if (now_ms >= self->next_register)
             s_send_register(self, now_ms);
@@ -149,6 +152,15 @@ static void s_on_register_reply(rd_registry_link_t *self, const Chat__Envelope *
         return;
     }
     self->register_req = 0;
+    if (reply->status == CHAT__STATUS__STATUS_NOT_OWNER) {
+        //  A newer process of this node registered meanwhile: this one is stale.
+        chat_error("instance %s was superseded by a newer process of node %s: serving nothing;"
+                   " restart this roomd to take the node back",
+                   self->instance ? self->instance : "(none)", self->node);
+        rd_host_grant_all(self->host, NULL, 0);
+        self->superseded = true;
+        return;
+    }
     if (reply->status != CHAT__STATUS__STATUS_OK || !reply->instance || !*reply->instance) {
         chat_warn("registry refused the registration: status %d", (int)reply->status);
         self->next_register = now_ms + RD_REGISTER_TIMEOUT_MS;
