@@ -857,6 +857,9 @@ static int s_write_batch(rd_host_t *self)
                 self->dirty[i]->outcome = S_FAILED;
         return -1;
     }
+    for (size_t i = 0; i < self->dirty_count; i++)
+        if (self->dirty[i]->outcome == S_FAILED || self->dirty[i]->outcome == S_CONFLICT)
+            return -1;
     return 0;
 }
 

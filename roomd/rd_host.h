@@ -86,8 +86,9 @@ int64_t rd_host_timers(rd_host_t *self, int64_t now_ms, const rd_sink_t *sink);
 bool rd_host_pending(const rd_host_t *self);
 
 //  Writes and commits the turn, then sends the replies and events (see top).
-//  Returns 0, or -1 when the commit failed (the rooms concerned are rolled
-//  back to what is on disk and their requests answered with errors).
+//  Returns 0, or -1 when the commit or some room's part of it failed (the
+//  rooms concerned are rolled back to what is on disk and their requests
+//  answered INTERNAL; fenced rooms answer NOT_OWNER, which is not a failure).
 int rd_host_flush(rd_host_t *self, const rd_sink_t *sink);
 
 #endif
