@@ -44,7 +44,7 @@ Test(roomd_flow, rooms_are_spread_over_both_roomds)
     while (rdt_node_stats(&s_cluster, "node-0", &stats) &&
            stats.rooms_assigned != (uint32_t)on[0] && chat_mono_ms() < deadline)
         chat_sleep_ms(100);
-    cr_expect_eq(stats.rooms_assigned, on[0], "node-0 does not report its grants");
+    cr_expect_eq(stats.rooms_assigned, (uint32_t)on[0], "node-0 does not report its grants");
 }
 
 Test(roomd_flow, join_send_and_history_go_through_zeromq)
