@@ -13,6 +13,7 @@
 
 #define RD_EXPIRY_CHECK_MS 250
 #define RD_PASSIVATION_CHECK_MS 1000
+#define RD_ROOMS_INFO_MAX 10000 //  rooms one RoomsInfo may ask about
 
 //  What the turn's flush did to a grant's part of the batch.
 typedef enum {
@@ -593,6 +594,10 @@ static void s_info_passive(rd_host_t *self, s_grant_t *g, Chat__RoomInfo *info)
 static void s_rooms_info(rd_host_t *self, const chat_peer_t *peer, uint64_t req_id,
                          const Chat__RoomsInfoRequest *req)
 {
+    if (req->n_room_ids > RD_ROOMS_INFO_MAX) {
+        s_bad_request(self, peer, req_id, "rooms info for too many rooms");
+        return;
+    }
     Chat__RoomsInfoReply reply = CHAT__ROOMS_INFO_REPLY__INIT;
     Chat__Envelope env = CHAT__ENVELOPE__INIT;
     env.req_id = req_id;

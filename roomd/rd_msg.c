@@ -122,13 +122,3 @@ void rd_msglist_free(rd_msglist_t *list)
     free(list->owned);
     memset(list, 0, sizeof *list);
 }
-
-void rd_msglist_drop_front(rd_msglist_t *list, size_t n)
-{
-    if (n >= list->count) {
-        list->count = 0;
-        return;
-    }
-    memmove(list->items, list->items + n, (list->count - n) * sizeof *list->items);
-    list->count -= n;
-}

@@ -70,10 +70,6 @@ void rd_msglist_reset(rd_msglist_t *list);
 //  Empties the list and frees its arrays.
 void rd_msglist_free(rd_msglist_t *list);
 
-//  Drops the first n items (oldest), keeping the rest in order. Owned ones
-//  stay owned until reset.
-void rd_msglist_drop_front(rd_msglist_t *list, size_t n);
-
 //  Appends to list the stored messages of room_id with lo <= seq <= hi,
 //  oldest first. Returns 0, or -1 on failure.
 typedef int(rd_reader_fn)(void *ctx, const char *room_id, uint64_t lo, uint64_t hi,

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define RD_OUTBOX_KEEP_BYTES (8 * 1024 * 1024)
+
 typedef struct {
     chat_peer_t peer;              //  destination on the ROUTER
     bool to_registry;              //  true: the DEALER to the registry instead
@@ -104,4 +106,10 @@ void rd_outbox_clear(rd_outbox_t *self)
 {
     self->count = 0;
     self->used = 0;
+    //  One huge turn (say, many joins with long histories) need not pin its memory.
+    if (self->size > RD_OUTBOX_KEEP_BYTES) {
+        free(self->arena);
+        self->arena = NULL;
+        self->size = 0;
+    }
 }

@@ -19,6 +19,7 @@
 #define RD_DEALER_BATCH 256    //  registry messages read per turn
 #define RD_BIND_RETRY_MS 10000 //  how long a rebind waits for the old socket's port
 #define RD_NODE_MAX 128
+#define RD_MAX_REQUEST_BYTES (1024 * 1024)
 
 struct rd_server {
     rd_config_t cfg;          //  settings (strings borrowed from argv/env)
@@ -142,6 +143,9 @@ static int s_router_build(rd_server_t *self, const char *instance)
     void *router = s_socket(self, ZMQ_ROUTER);
     if (!router)
         return -1;
+    //  Requests are small (content <= 4000 characters): a peer sending more is cut off.
+    int64_t max_size = RD_MAX_REQUEST_BYTES;
+    zmq_setsockopt(router, ZMQ_MAXMSGSIZE, &max_size, sizeof max_size);
     if (zmq_setsockopt(router, ZMQ_ROUTING_ID, instance, strlen(instance)) != 0 ||
         s_bind(router, self->cfg.bind) != 0) {
         chat_error("cannot set up the command socket for %s", instance);
