@@ -5,6 +5,7 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 
 static rdt_cluster_t s_cluster;
 
@@ -223,4 +224,35 @@ Test(roomd_flow, concurrent_senders_get_consecutive_seqs_and_ordered_events)
     for (int i = 0; i < SENDERS; i++)
         rdt_gw_destroy(&gws[i]);
     rdt_gw_destroy(&watcher);
+}
+
+//  Runs chatctl against the cluster's registry; returns its exit code, stdout in out.
+static int s_chatctl(const char *args, char *out, size_t size)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "CHAT_REGISTRY=%s %s/chatctl %s 2>/dev/null",
+             chat_tcp(s_cluster.port), CHAT_BIN_DIR, args);
+    FILE *pipe = popen(cmd, "r");
+    cr_assert_not_null(pipe);
+    size_t n = fread(out, 1, size - 1, pipe);
+    out[n] = '\0';
+    int status = pclose(pipe);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+Test(roomd_flow, chatctl_reads_a_rooms_history_from_its_roomd)
+{
+    rdt_place_t p;
+    rdt_lookup(&s_cluster, "tech", &p);
+    rdt_gw_t *gw = rdt_gw_new("gw-ctl");
+    rdt_gw_connect(gw, &p);
+    rdt_gw_join(gw, &p, "carol", 1);
+    rdt_gw_say(gw, &p, "carol", 1, "visible to chatctl", "gw-ctl:1");
+    static char out[16384];
+    cr_assert_eq(s_chatctl("--json history tech", out, sizeof out), 0, "chatctl failed: %s", out);
+    cr_expect(strstr(out, "\"visible to chatctl\""), "history without the message: %s", out);
+    cr_expect(strstr(out, "carol joined the room"), "history without the join line: %s", out);
+    cr_assert_eq(s_chatctl("history tech", out, sizeof out), 0);
+    cr_expect(strstr(out, "visible to chatctl"), "table without the message: %s", out);
+    rdt_gw_destroy(&gw);
 }
