@@ -3,6 +3,7 @@
 #include "chat_clock.h"
 #include "chat_log.h"
 #include "chat_text.h"
+#include "rd_gateways.h"
 #include "rd_outbox.h"
 #include "rd_room.h"
 
@@ -41,19 +42,13 @@ typedef struct {
     int64_t last_used;     //  monotonic ms of the last request
 } s_grant_t;
 
-typedef struct {
-    char *id;          //  gateway id
-    int64_t last_seen; //  monotonic ms of its last heartbeat or join
-    uint32_t sessions; //  sessions it holds in rooms here
-} s_gateway_t;
-
 struct rd_host {
     rd_store_t *store;        //  LMDB (borrowed)
     rd_reader_t reader;       //  store as a reader of old messages
     rd_host_opts_t opts;      //  settings
     char *instance;           //  "<node>/<boot>", or NULL before registration
     zhashx_t *grants;         //  room id -> s_grant_t
-    zhashx_t *gateways;       //  gateway id -> s_gateway_t
+    rd_gateways_t *gateways;  //  gateways holding sessions here
     s_grant_t **dirty;        //  grants with something to write this turn
     size_t dirty_count;       //  dirty used
     size_t dirty_cap;         //  dirty allocated
@@ -88,16 +83,6 @@ static void s_grant_free(void **item)
     *item = NULL;
 }
 
-static void s_gateway_free(void **item)
-{
-    s_gateway_t *gw = *item;
-    if (!gw)
-        return;
-    free(gw->id);
-    free(gw);
-    *item = NULL;
-}
-
 rd_host_t *rd_host_new(rd_store_t *store, const rd_host_opts_t *opts)
 {
     rd_host_t *self = calloc(1, sizeof *self);
@@ -109,14 +94,13 @@ rd_host_t *rd_host_new(rd_store_t *store, const rd_host_opts_t *opts)
     if (self->opts.tick_ms <= 0)
         self->opts.tick_ms = 1000;
     self->grants = zhashx_new();
-    self->gateways = zhashx_new();
+    self->gateways = rd_gateways_new();
     self->outbox = rd_outbox_new();
     if (!self->grants || !self->gateways || !self->outbox) {
         rd_host_destroy(&self);
         return NULL;
     }
     zhashx_set_destructor(self->grants, s_grant_free);
-    zhashx_set_destructor(self->gateways, s_gateway_free);
     return self;
 }
 
@@ -126,7 +110,7 @@ void rd_host_destroy(rd_host_t **p)
         return;
     rd_host_t *self = *p;
     zhashx_destroy(&self->grants);
-    zhashx_destroy(&self->gateways);
+    rd_gateways_destroy(&self->gateways);
     rd_outbox_destroy(&self->outbox);
     rd_msglist_free(&self->list);
     free(self->dirty);
@@ -264,10 +248,7 @@ void rd_host_stats(const rd_host_t *self, Chat__NodeStats *stats)
     chat__node_stats__init(stats);
     stats->rooms_assigned = (uint32_t)rd_host_grant_count(self);
     stats->rooms_active = (uint32_t)self->loaded;
-    uint32_t members = 0;
-    for (s_gateway_t *gw = zhashx_first(self->gateways); gw; gw = zhashx_next(self->gateways))
-        members += gw->sessions;
-    stats->members = members;
+    stats->members = rd_gateways_total(self->gateways);
     stats->messages = self->messages;
     stats->commits = rd_store_commits(self->store);
     stats->bad_frames = chat_wire_bad_frames();
@@ -275,38 +256,16 @@ void rd_host_stats(const rd_host_t *self, Chat__NodeStats *stats)
 
 // ---------------------------------------------------------------- gateways
 
-//  The gateway's entry, made (as seen now) when it has none. NULL when out of memory.
-static s_gateway_t *s_gateway_get(rd_host_t *self, const char *id)
-{
-    s_gateway_t *gw = zhashx_lookup(self->gateways, id);
-    if (gw)
-        return gw;
-    gw = calloc(1, sizeof *gw);
-    if (!gw || !(gw->id = strdup(id))) {
-        free(gw);
-        return NULL;
-    }
-    gw->last_seen = self->now;
-    if (zhashx_insert(self->gateways, gw->id, gw) != 0) {
-        void *item = gw;
-        s_gateway_free(&item);
-        return NULL;
-    }
-    return gw;
-}
-
 static void s_count_session(void *arg, const char *gateway, uint64_t conn)
 {
-    s_gateway_t *gw = s_gateway_get(arg, gateway);
-    if (gw)
-        gw->sessions++;
+    rd_host_t *self = arg;
+    rd_gateways_add_session(self->gateways, gateway, self->now);
 }
 
 //  Recomputes every gateway's session count from the rooms in memory.
 static void s_recount(rd_host_t *self)
 {
-    for (s_gateway_t *gw = zhashx_first(self->gateways); gw; gw = zhashx_next(self->gateways))
-        gw->sessions = 0;
+    rd_gateways_reset_counts(self->gateways);
     for (s_grant_t *g = zhashx_first(self->grants); g; g = zhashx_next(self->grants))
         if (g->room)
             rd_room_each_session(g->room, s_count_session, self);
@@ -444,11 +403,10 @@ static void s_join(rd_host_t *self, const chat_peer_t *peer, uint64_t req_id,
             if (reply.status == CHAT__STATUS__STATUS_BAD_REQUEST)
                 chat_wire_count_bad("join with an invalid user or session");
             if (reply.status == CHAT__STATUS__STATUS_OK) {
-                s_gateway_t *gw = s_gateway_get(self, req->session->gateway);
-                if (gw) {
-                    gw->last_seen = self->now; //  a join counts as a heartbeat
-                    gw->sessions += joined.session_added;
-                }
+                //  A join counts as a heartbeat of its gateway.
+                rd_gateways_seen(self->gateways, req->session->gateway, self->now);
+                if (joined.session_added)
+                    rd_gateways_add_session(self->gateways, req->session->gateway, self->now);
                 rd_room_info(room, &info);
                 reply.room = &info;
                 reply.history = self->list.items;
@@ -484,9 +442,7 @@ static void s_leave(rd_host_t *self, const chat_peer_t *peer, uint64_t req_id,
         if (reply.status == CHAT__STATUS__STATUS_BAD_REQUEST)
             chat_wire_count_bad("leave with an invalid user or session");
         if (reply.status == CHAT__STATUS__STATUS_OK) {
-            s_gateway_t *gw = zhashx_lookup(self->gateways, req->session->gateway);
-            if (gw && gw->sessions > 0)
-                gw->sessions--;
+            rd_gateways_remove_session(self->gateways, req->session->gateway);
             s_mark_dirty(self, g);
         }
     }
@@ -633,12 +589,10 @@ static void s_gateway_heartbeat(rd_host_t *self, const chat_peer_t *peer, uint64
         s_bad_request(self, peer, req_id, "gateway heartbeat without a gateway id");
         return;
     }
-    s_gateway_t *gw = s_gateway_get(self, req->gateway);
-    if (gw)
-        gw->last_seen = self->now;
+    rd_gateways_seen(self->gateways, req->gateway, self->now);
     Chat__GatewayHeartbeatReply reply = CHAT__GATEWAY_HEARTBEAT_REPLY__INIT;
     reply.instance = self->instance ? self->instance : "";
-    reply.sessions = gw ? gw->sessions : 0;
+    reply.sessions = rd_gateways_sessions(self->gateways, req->gateway);
     Chat__Envelope env = CHAT__ENVELOPE__INIT;
     env.req_id = req_id;
     env.body_case = CHAT__ENVELOPE__BODY_GATEWAY_HEARTBEAT_REPLY;
@@ -1020,15 +974,7 @@ static void s_ticks(rd_host_t *self, const rd_sink_t *sink)
 //  Removes the sessions of gateways silent for longer than the session lease.
 static void s_expire_sessions(rd_host_t *self)
 {
-    zlistx_t *silent = NULL;
-    for (s_gateway_t *gw = zhashx_first(self->gateways); gw; gw = zhashx_next(self->gateways)) {
-        if (self->now - gw->last_seen <= self->opts.session_lease_ms)
-            continue;
-        if (!silent)
-            silent = zlistx_new();
-        if (silent)
-            zlistx_add_end(silent, gw->id);
-    }
+    zlistx_t *silent = rd_gateways_expire(self->gateways, self->now, self->opts.session_lease_ms);
     if (!silent)
         return;
     int64_t wall = chat_wall_ms();
@@ -1045,7 +991,6 @@ static void s_expire_sessions(rd_host_t *self)
         }
         if (removed > 0)
             chat_info("gateway %s is silent: removed its %zu sessions", id, removed);
-        zhashx_delete(self->gateways, id); //  frees id
     }
     zlistx_destroy(&silent);
 }
