@@ -253,6 +253,23 @@ Test(roomd_robust, garbage_frames_leave_every_process_alive_and_answering)
         s_garbage(reg, NULL, i % 5);
     for (size_t i = 0; i < BODIES; i++)
         s_send_empty(reg, NULL, s_bodies[i], 2000 + i);
+    size_t refused = 0;
+    poller = zpoller_new(reg, NULL);
+    deadline = chat_mono_ms() + 10000;
+    while (refused < BODIES && chat_mono_ms() < deadline) {
+        if (!zpoller_wait(poller, 500))
+            continue;
+        Chat__Envelope *reply = NULL;
+        if (chat_wire_recv(reg, NULL, &reply) != CHAT_WIRE_GOT)
+            continue;
+        cr_expect_eq(reply->body_case, CHAT__ENVELOPE__BODY_ERROR,
+                     "the registry answered request %llu with body %d",
+                     (unsigned long long)reply->req_id, reply->body_case);
+        refused++;
+        chat_envelope_free(&reply);
+    }
+    zpoller_destroy(&poller);
+    cr_expect_eq(refused, BODIES, "the registry left malformed requests unanswered");
 
     //  Everyone is alive and serves real requests.
     uint64_t seq = rdt_gw_say(gw, &p, "alice", 1, "still here", NULL);
