@@ -312,7 +312,7 @@ static uint32_t s_heartbeat(rdt_gw_t *gw, const char *instance)
 
 Test(roomd_robust, sessions_of_a_silent_gateway_leave_with_leave_lines)
 {
-    const char *extra[] = {"--session-lease-ms", "1500", NULL};
+    const char *extra[] = {"--session-lease-ms", "2500", NULL};
     s_start(1, extra);
     rdt_place_t p;
     rdt_lookup(&s_cluster, "general", &p);
