@@ -179,3 +179,62 @@ Test(roomd_failover, a_roomd_started_before_the_registry_registers_when_it_comes
     rdt_roomd_start(&s_cluster, 1);
     rdt_wait_live(&s_cluster, 3);
 }
+
+//  The registry's view of a node: instance, command endpoint, max rooms.
+static bool s_node_info(const char *node, char *instance, char *cmd, uint32_t *max_rooms)
+{
+    Chat__ListNodesRequest req = CHAT__LIST_NODES_REQUEST__INIT;
+    Chat__Envelope env = CHAT__ENVELOPE__INIT;
+    env.body_case = CHAT__ENVELOPE__BODY_LIST_NODES;
+    env.list_nodes = &req;
+    Chat__Envelope *reply = rdt_registry_call(&s_cluster, &env);
+    bool found = false;
+    for (size_t i = 0; i < reply->list_nodes_reply->n_nodes; i++) {
+        Chat__NodeInfo *n = reply->list_nodes_reply->nodes[i];
+        if (strcmp(n->node, node) != 0 || !n->live)
+            continue;
+        snprintf(instance, 96, "%s", n->instance);
+        snprintf(cmd, 128, "%s", n->cmd_endpoint);
+        *max_rooms = n->max_rooms;
+        found = true;
+    }
+    chat_envelope_free(&reply);
+    return found;
+}
+
+Test(roomd_failover, the_node_name_stays_with_the_data_and_wildcard_binds_are_advertised)
+{
+    //  node-1 again, bound to every interface, with a room limit.
+    chat_proc_stop(&s_cluster.roomd[1].proc);
+    rdt_roomd_t *r = &s_cluster.roomd[1];
+    int port = chat_free_port();
+    char bind[64], pub[64];
+    snprintf(bind, sizeof bind, "tcp://*:%d", port);
+    snprintf(pub, sizeof pub, "tcp://*:%d", r->pub_port);
+    const char *args[] = {"--registry",
+                          chat_tcp(s_cluster.port),
+                          "--bind",
+                          bind,
+                          "--pub-bind",
+                          pub,
+                          "--data",
+                          r->data,
+                          "--advertise-host",
+                          "127.0.0.1",
+                          "--max-rooms",
+                          "5",
+                          NULL}; //  no --node: the name comes from the data directory
+    r->proc = chat_proc_start("roomd", args, s_cluster.dir, "node-1-again");
+    char instance[96] = "", cmd[128] = "", want[128];
+    uint32_t max_rooms = 0;
+    int64_t deadline = chat_mono_ms() + 20000;
+    while (
+        !(s_node_info("node-1", instance, cmd, &max_rooms) && strcmp(instance, "node-1/1") != 0)) {
+        cr_assert_lt(chat_mono_ms(), deadline, "node-1 did not come back under its name");
+        chat_sleep_ms(100);
+    }
+    cr_expect_str_eq(instance, "node-1/2");
+    snprintf(want, sizeof want, "tcp://127.0.0.1:%d", port);
+    cr_expect_str_eq(cmd, want);
+    cr_expect_eq(max_rooms, 5);
+}
