@@ -128,10 +128,10 @@ size_t chat_wsframe_close_payload(uint8_t *out, int code, const char *reason)
 // ------------------------------------------------------------ SHA-1, base64
 
 typedef struct {
-    uint32_t h[5];        //  chaining state
-    uint64_t total;       //  bytes hashed so far
-    uint8_t block[64];    //  bytes not yet hashed
-    size_t used;          //  bytes in block
+    uint32_t h[5];     //  chaining state
+    uint64_t total;    //  bytes hashed so far
+    uint8_t block[64]; //  bytes not yet hashed
+    size_t used;       //  bytes in block
 } s_sha1_t;
 
 static uint32_t s_rol(uint32_t x, int n)
@@ -251,8 +251,8 @@ void chat_wsframe_accept(const char *key, char accept[29])
 
 // ---------------------------------------------------------------- handshake
 
-int chat_wsframe_request(char *out, size_t cap, const char *host, const char *path,
-                         const char *key, const char *protocol)
+int chat_wsframe_request(char *out, size_t cap, const char *host, const char *path, const char *key,
+                         const char *protocol)
 {
     int n = snprintf(out, cap,
                      "GET %s HTTP/1.1\r\n"

@@ -29,11 +29,11 @@
 
 //  One parsed frame. payload points into the buffer given to chat_wsframe_parse.
 typedef struct {
-    int opcode;              //  CHAT_WS_OP_*
-    bool fin;                //  last frame of its message
-    bool masked;             //  the sender masked it (clients must, servers must not)
-    const uint8_t *payload;  //  unmasked payload bytes
-    uint64_t len;            //  payload length
+    int opcode;             //  CHAT_WS_OP_*
+    bool fin;               //  last frame of its message
+    bool masked;            //  the sender masked it (clients must, servers must not)
+    const uint8_t *payload; //  unmasked payload bytes
+    uint64_t len;           //  payload length
 } chat_wsframe_t;
 
 //  Bytes of the header of a frame with a payload of len bytes.
@@ -73,8 +73,8 @@ void chat_wsframe_accept(const char *key, char accept[29]);
 //  Writes the client's opening request (GET path, Host, Upgrade, Connection,
 //  Sec-WebSocket-Key/Version, and Sec-WebSocket-Protocol when protocol is
 //  not NULL) into out. Returns its length, or -1 when cap is too small.
-int chat_wsframe_request(char *out, size_t cap, const char *host, const char *path,
-                         const char *key, const char *protocol);
+int chat_wsframe_request(char *out, size_t cap, const char *host, const char *path, const char *key,
+                         const char *protocol);
 
 //  Checks the server's answer to the opening request held in buf[0..len).
 //  Returns the length of the HTTP head (through the blank line) when it is

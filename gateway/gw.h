@@ -39,25 +39,25 @@ typedef struct gw_registry gw_registry_t;
 #define GW_SCRATCH_SIZE 65536
 
 struct gw {
-    gw_config_t config;              //  settings (a copy)
-    char id[40];                     //  "gw-<hex>": ROUTER routing id, SessionRef.gateway
-    struct lws_context *context;     //  the lws context (one service thread)
-    struct lws_vhost *vhost;         //  its only vhost
-    gw_metrics_t metrics;            //  counters
-    gw_bridge_t *bridge;             //  ZeroMQ sockets
-    gw_ops_t *ops;                   //  requests in flight
-    gw_rooms_t *rooms;               //  rooms with local members
-    gw_placements_t *placements;     //  placement cache
-    gw_registry_t *registry;         //  registry PUB state, health
-    gw_session_t *sessions;          //  open sessions, newest first
-    gw_idmap_t *conns;               //  conn id -> session
-    uint64_t next_conn;              //  last conn id issued
-    uint8_t *scratch;                //  GW_SCRATCH_SIZE bytes (+ LWS_PRE) for batched writes
-    lws_sorted_usec_list_t tick;     //  the periodic timer
-    int64_t next_heartbeat_ms;       //  when GatewayHeartbeats are due
-    int64_t next_sweep_ms;           //  when the idle sweep is due
-    volatile int stop;               //  set by gw_server_stop (signal handlers)
-    bool destroying;                 //  the context is being torn down
+    gw_config_t config;          //  settings (a copy)
+    char id[40];                 //  "gw-<hex>": ROUTER routing id, SessionRef.gateway
+    struct lws_context *context; //  the lws context (one service thread)
+    struct lws_vhost *vhost;     //  its only vhost
+    gw_metrics_t metrics;        //  counters
+    gw_bridge_t *bridge;         //  ZeroMQ sockets
+    gw_ops_t *ops;               //  requests in flight
+    gw_rooms_t *rooms;           //  rooms with local members
+    gw_placements_t *placements; //  placement cache
+    gw_registry_t *registry;     //  registry PUB state, health
+    gw_session_t *sessions;      //  open sessions, newest first
+    gw_idmap_t *conns;           //  conn id -> session
+    uint64_t next_conn;          //  last conn id issued
+    uint8_t *scratch;            //  GW_SCRATCH_SIZE bytes (+ LWS_PRE) for batched writes
+    lws_sorted_usec_list_t tick; //  the periodic timer
+    int64_t next_heartbeat_ms;   //  when GatewayHeartbeats are due
+    int64_t next_sweep_ms;       //  when the idle sweep is due
+    volatile int stop;           //  set by gw_server_stop (signal handlers)
+    bool destroying;             //  the context is being torn down
 };
 
 #endif

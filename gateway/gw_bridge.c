@@ -20,15 +20,15 @@ typedef enum { S_REGISTRY, S_REGISTRY_SUB, S_ROOMD, S_ROOMD_SUB, S_COUNT } s_soc
 #define S_HWM 200000
 
 struct gw_bridge {
-    void *ctx;                         //  ZeroMQ context
-    void *socks[S_COUNT];              //  the sockets
-    char **endpoints;                  //  roomd endpoints connected so far (cmd and pub)
-    size_t n_endpoints;                //  entries in endpoints
-    bool pumping;                      //  inside gw_bridge_pump
-    bool again;                        //  something was sent while pumping: drain again
-    bool scheduled;                    //  kick is scheduled
-    gw_t *gw;                          //  owner (for the timer callback)
-    lws_sorted_usec_list_t kick;       //  pump on the next loop turn
+    void *ctx;                   //  ZeroMQ context
+    void *socks[S_COUNT];        //  the sockets
+    char **endpoints;            //  roomd endpoints connected so far (cmd and pub)
+    size_t n_endpoints;          //  entries in endpoints
+    bool pumping;                //  inside gw_bridge_pump
+    bool again;                  //  something was sent while pumping: drain again
+    bool scheduled;              //  kick is scheduled
+    gw_t *gw;                    //  owner (for the timer callback)
+    lws_sorted_usec_list_t kick; //  pump on the next loop turn
 };
 
 static chat_log_limit_t s_log_send;
@@ -135,8 +135,8 @@ int gw_bridge_adopt(gw_t *gw, struct lws_vhost *vhost, const char *protocol)
         desc.filefd = dup(fd);
         if (desc.filefd < 0)
             return -1;
-        struct lws *wsi = lws_adopt_descriptor_vhost(vhost, LWS_ADOPT_RAW_FILE_DESC, desc,
-                                                     protocol, NULL);
+        struct lws *wsi =
+            lws_adopt_descriptor_vhost(vhost, LWS_ADOPT_RAW_FILE_DESC, desc, protocol, NULL);
         if (!wsi) {
             close(desc.filefd);
             return -1;

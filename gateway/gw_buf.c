@@ -12,12 +12,12 @@
 #define S_HEADROOM CHAT_WSFRAME_SERVER_HEADER_MAX
 
 struct gw_buf {
-    uint32_t refs;    //  references; the buffer is freed when it drops to 0
-    uint32_t start;   //  offset of the frame's first byte (after gw_buf_finish)
-    uint32_t len;     //  offset just past the payload's last byte
-    uint32_t cap;     //  bytes allocated in data
-    bool finished;    //  header written: read-only from now on
-    uint8_t data[];   //  headroom, then payload
+    uint32_t refs;  //  references; the buffer is freed when it drops to 0
+    uint32_t start; //  offset of the frame's first byte (after gw_buf_finish)
+    uint32_t len;   //  offset just past the payload's last byte
+    uint32_t cap;   //  bytes allocated in data
+    bool finished;  //  header written: read-only from now on
+    uint8_t data[]; //  headroom, then payload
 };
 
 static uint64_t s_live;
@@ -128,11 +128,21 @@ void gw_buf_json_strn(gw_buf_t **buf, const char *text, size_t len)
         } else if (c < 0x20) {
             *o++ = '\\';
             switch (c) {
-            case '\n': *o++ = 'n'; break;
-            case '\r': *o++ = 'r'; break;
-            case '\t': *o++ = 't'; break;
-            case '\b': *o++ = 'b'; break;
-            case '\f': *o++ = 'f'; break;
+            case '\n':
+                *o++ = 'n';
+                break;
+            case '\r':
+                *o++ = 'r';
+                break;
+            case '\t':
+                *o++ = 't';
+                break;
+            case '\b':
+                *o++ = 'b';
+                break;
+            case '\f':
+                *o++ = 'f';
+                break;
             default:
                 *o++ = 'u';
                 *o++ = '0';

@@ -12,8 +12,8 @@
 
 //  Per-request data of the gw-http protocol.
 typedef struct {
-    uint8_t *body;   //  LWS_PRE bytes, then the body; NULL when none
-    size_t len;      //  bytes of body after LWS_PRE
+    uint8_t *body; //  LWS_PRE bytes, then the body; NULL when none
+    size_t len;    //  bytes of body after LWS_PRE
 } gw_http_pss_t;
 
 //  The lws protocol callback of the gw-http protocol.

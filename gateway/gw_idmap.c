@@ -5,14 +5,14 @@
 #include <stdlib.h>
 
 typedef struct {
-    uint64_t id;    //  0 = empty slot
-    void *value;    //  borrowed
+    uint64_t id; //  0 = empty slot
+    void *value; //  borrowed
 } s_slot_t;
 
 struct gw_idmap {
-    s_slot_t *slots;  //  cap slots
-    size_t cap;       //  a power of two
-    size_t size;      //  used slots
+    s_slot_t *slots; //  cap slots
+    size_t cap;      //  a power of two
+    size_t size;     //  used slots
 };
 
 static size_t s_hash(uint64_t id, size_t cap)

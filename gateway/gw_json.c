@@ -10,8 +10,8 @@
 // ------------------------------------------------------------ errors
 
 typedef struct {
-    const char *code;     //  protocol error code
-    const char *message;  //  default human text
+    const char *code;    //  protocol error code
+    const char *message; //  default human text
 } s_err_entry_t;
 
 static const s_err_entry_t s_errors[GW_ERR_COUNT] = {
@@ -54,21 +54,16 @@ gw_err_t gw_err_from_status(Chat__Status status)
 // ------------------------------------------------------------ requests
 
 typedef struct {
-    const char *name;     //  the "type" string
-    gw_req_type_t type;   //  what it parses to
+    const char *name;   //  the "type" string
+    gw_req_type_t type; //  what it parses to
 } s_type_entry_t;
 
 static const s_type_entry_t s_types[] = {
-    {"connect", GW_REQ_CONNECT},
-    {"getRooms", GW_REQ_GET_ROOMS},
-    {"createRoom", GW_REQ_CREATE_ROOM},
-    {"joinRoom", GW_REQ_JOIN_ROOM},
-    {"leaveRoom", GW_REQ_LEAVE_ROOM},
-    {"sendMessage", GW_REQ_SEND_MESSAGE},
-    {"getHistory", GW_REQ_GET_HISTORY},
-    {"getRoomState", GW_REQ_GET_ROOM_STATE},
-    {"disconnect", GW_REQ_DISCONNECT},
-    {"ping", GW_REQ_PING},
+    {"connect", GW_REQ_CONNECT},        {"getRooms", GW_REQ_GET_ROOMS},
+    {"createRoom", GW_REQ_CREATE_ROOM}, {"joinRoom", GW_REQ_JOIN_ROOM},
+    {"leaveRoom", GW_REQ_LEAVE_ROOM},   {"sendMessage", GW_REQ_SEND_MESSAGE},
+    {"getHistory", GW_REQ_GET_HISTORY}, {"getRoomState", GW_REQ_GET_ROOM_STATE},
+    {"disconnect", GW_REQ_DISCONNECT},  {"ping", GW_REQ_PING},
 };
 
 const char *gw_req_name(gw_req_type_t type)
@@ -400,8 +395,7 @@ static void s_room(gw_buf_t **buf, const Chat__RoomInfo *room)
     gw_buf_putc(buf, '}');
 }
 
-gw_buf_t *gw_json_error(gw_err_t err, const char *message, int64_t retry_after_ms,
-                        const char *ref)
+gw_buf_t *gw_json_error(gw_err_t err, const char *message, int64_t retry_after_ms, const char *ref)
 {
     gw_buf_t *buf = s_start("error", 128);
     gw_buf_json_key(&buf, "code", true);

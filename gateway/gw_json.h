@@ -65,19 +65,19 @@ typedef enum {
 //  One parsed request. Strings are borrowed from root and live until
 //  gw_request_clear.
 typedef struct {
-    gw_req_type_t type;       //  which request
-    const char *ref;          //  ref to echo, NULL when absent
-    const char *user_id;      //  connect
-    const char *name;         //  connect (NULL = userId), createRoom
-    const char *description;  //  createRoom ("" when absent)
-    const char *room_id;      //  join/leave/send/history/state; NULL when absent (send)
-    const char *content;      //  sendMessage, stored as sent
-    bool has_since;           //  joinRoom with since
-    uint64_t since;           //  joinRoom: replay messages with seq > since
-    bool has_before;          //  getHistory with before
-    uint64_t before;          //  getHistory: messages with seq < before
-    uint32_t limit;           //  getHistory: 1..GW_HISTORY_LIMIT_MAX
-    cJSON *root;              //  the parsed message (owned)
+    gw_req_type_t type;      //  which request
+    const char *ref;         //  ref to echo, NULL when absent
+    const char *user_id;     //  connect
+    const char *name;        //  connect (NULL = userId), createRoom
+    const char *description; //  createRoom ("" when absent)
+    const char *room_id;     //  join/leave/send/history/state; NULL when absent (send)
+    const char *content;     //  sendMessage, stored as sent
+    bool has_since;          //  joinRoom with since
+    uint64_t since;          //  joinRoom: replay messages with seq > since
+    bool has_before;         //  getHistory with before
+    uint64_t before;         //  getHistory: messages with seq < before
+    uint32_t limit;          //  getHistory: 1..GW_HISTORY_LIMIT_MAX
+    cJSON *root;             //  the parsed message (owned)
 } gw_request_t;
 
 //  Parses one text message: one JSON object with a known "type" and, when
@@ -100,8 +100,7 @@ const char *gw_req_name(gw_req_type_t type);
 
 //  {"type":"error","code":..,"message":..[,"retryAfterMs":..][,"ref":..]}
 //  message NULL = the code's default; retry_after_ms < 0 = absent.
-gw_buf_t *gw_json_error(gw_err_t err, const char *message, int64_t retry_after_ms,
-                        const char *ref);
+gw_buf_t *gw_json_error(gw_err_t err, const char *message, int64_t retry_after_ms, const char *ref);
 
 gw_buf_t *gw_json_connected(const char *user_id, const char *name, const char *session_id,
                             const char *ref);

@@ -66,8 +66,7 @@ char *gw_metrics_render(const gw_metrics_t *m, const gw_gauges_t *g, size_t *len
              m->writes);
     s_metric(f, "chat_gateway_deliveries_total", "counter", "room event frames queued to clients",
              m->deliveries);
-    s_metric(f, "chat_gateway_room_events_total", "counter", "room events received",
-             m->events_in);
+    s_metric(f, "chat_gateway_room_events_total", "counter", "room events received", m->events_in);
     s_metric(f, "chat_gateway_room_event_duplicates_total", "counter",
              "room events dropped as duplicates", m->duplicates);
     s_metric(f, "chat_gateway_gap_repairs_total", "counter", "gap repairs started", m->gaps);
@@ -76,8 +75,8 @@ char *gw_metrics_render(const gw_metrics_t *m, const gw_gauges_t *g, size_t *len
     fprintf(f, "# HELP chat_gateway_errors_total error replies sent, by code\n"
                "# TYPE chat_gateway_errors_total counter\n");
     for (int i = 0; i < GW_ERR_COUNT; i++)
-        fprintf(f, "chat_gateway_errors_total{code=\"%s\"} %" PRIu64 "\n",
-                gw_err_code((gw_err_t)i), m->errors[i]);
+        fprintf(f, "chat_gateway_errors_total{code=\"%s\"} %" PRIu64 "\n", gw_err_code((gw_err_t)i),
+                m->errors[i]);
     fprintf(f, "# HELP chat_gateway_closes_total connections closed by the gateway, by code\n"
                "# TYPE chat_gateway_closes_total counter\n");
     for (int i = 0; i < GW_CLOSE_COUNT; i++) {
@@ -89,14 +88,13 @@ char *gw_metrics_render(const gw_metrics_t *m, const gw_gauges_t *g, size_t *len
     }
     s_metric(f, "chat_gateway_bad_frames_total", "counter",
              "client frames refused (binary, invalid UTF-8, too big)", m->bad_frames);
-    s_metric(f, "chat_gateway_bad_envelopes_total", "counter",
-             "malformed ZeroMQ messages dropped", g->bad_envelopes);
+    s_metric(f, "chat_gateway_bad_envelopes_total", "counter", "malformed ZeroMQ messages dropped",
+             g->bad_envelopes);
     s_metric(f, "chat_gateway_slow_consumers_total", "counter",
              "connections closed because they could not keep up", m->slow_consumers);
-    s_metric(f, "chat_gateway_queued_frames", "gauge", "frames queued to clients",
-             m->queued);
-    s_metric(f, "chat_gateway_queue_peak_frames", "gauge",
-             "most frames one connection had queued", m->queued_peak);
+    s_metric(f, "chat_gateway_queued_frames", "gauge", "frames queued to clients", m->queued);
+    s_metric(f, "chat_gateway_queue_peak_frames", "gauge", "most frames one connection had queued",
+             m->queued_peak);
     s_metric(f, "chat_gateway_frame_buffers", "gauge", "frame buffers alive", g->buffers);
     s_metric(f, "chat_gateway_rooms", "gauge", "rooms with local members", g->rooms);
     s_metric(f, "chat_gateway_placements", "gauge", "cached room placements", g->placements);
@@ -118,18 +116,18 @@ char *gw_metrics_render(const gw_metrics_t *m, const gw_gauges_t *g, size_t *len
         for (int b = 0; b < GW_LAT_BUCKETS; b++) {
             cumulative += m->lat[w][b];
             if (b < GW_LAT_BUCKETS - 1)
-                fprintf(f, "chat_gateway_request_seconds_bucket{peer=\"%s\",le=\"%g\"} %" PRIu64
-                           "\n",
+                fprintf(f,
+                        "chat_gateway_request_seconds_bucket{peer=\"%s\",le=\"%g\"} %" PRIu64 "\n",
                         s_lat_names[w], (double)s_bounds_us[b] / 1e6, cumulative);
             else
-                fprintf(f, "chat_gateway_request_seconds_bucket{peer=\"%s\",le=\"+Inf\"} %" PRIu64
-                           "\n",
-                        s_lat_names[w], cumulative);
+                fprintf(
+                    f, "chat_gateway_request_seconds_bucket{peer=\"%s\",le=\"+Inf\"} %" PRIu64 "\n",
+                    s_lat_names[w], cumulative);
         }
         fprintf(f, "chat_gateway_request_seconds_sum{peer=\"%s\"} %g\n", s_lat_names[w],
                 (double)m->lat_sum_us[w] / 1e6);
-        fprintf(f, "chat_gateway_request_seconds_count{peer=\"%s\"} %" PRIu64 "\n",
-                s_lat_names[w], m->lat_count[w]);
+        fprintf(f, "chat_gateway_request_seconds_count{peer=\"%s\"} %" PRIu64 "\n", s_lat_names[w],
+                m->lat_count[w]);
     }
     fclose(f);
     return text;

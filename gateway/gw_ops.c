@@ -23,71 +23,71 @@
 #define S_RETRY_MAX_MS 400
 
 typedef enum {
-    S_LOOKUP,       //  registry: where is a room (placing it when needed)
-    S_SNAPSHOT,     //  registry: ListRooms for gw_registry
-    S_GET_ROOMS,    //  registry: ListRooms, then RoomsInfo children, for a client
-    S_CREATE_ROOM,  //  registry: CreateRoom for a client
-    S_JOIN,         //  roomd: joinRoom
-    S_REJOIN,       //  roomd: quiet join after a roomd restart
-    S_LEAVE,        //  roomd: leaveRoom, or the leave of a closed connection
-    S_SEND,         //  roomd: sendMessage
-    S_HISTORY,      //  roomd: getHistory
-    S_STATE,        //  roomd: getRoomState
-    S_REPAIR,       //  roomd: history after a gap
-    S_ROOMS_INFO,   //  roomd: figures for a getRooms
-    S_HEARTBEAT,    //  roomd: GatewayHeartbeat
+    S_LOOKUP,      //  registry: where is a room (placing it when needed)
+    S_SNAPSHOT,    //  registry: ListRooms for gw_registry
+    S_GET_ROOMS,   //  registry: ListRooms, then RoomsInfo children, for a client
+    S_CREATE_ROOM, //  registry: CreateRoom for a client
+    S_JOIN,        //  roomd: joinRoom
+    S_REJOIN,      //  roomd: quiet join after a roomd restart
+    S_LEAVE,       //  roomd: leaveRoom, or the leave of a closed connection
+    S_SEND,        //  roomd: sendMessage
+    S_HISTORY,     //  roomd: getHistory
+    S_STATE,       //  roomd: getRoomState
+    S_REPAIR,      //  roomd: history after a gap
+    S_ROOMS_INFO,  //  roomd: figures for a getRooms
+    S_HEARTBEAT,   //  roomd: GatewayHeartbeat
 } s_kind_t;
 
 typedef enum {
-    S_NEW,              //  not sent yet
-    S_WAIT_PLACEMENT,   //  waiting for a lookup of its room
-    S_WAIT_RETRY,       //  waiting to be sent again
-    S_SENT,             //  waiting for the reply
-    S_WAIT_CHILDREN,    //  getRooms waiting for its RoomsInfo children
+    S_NEW,            //  not sent yet
+    S_WAIT_PLACEMENT, //  waiting for a lookup of its room
+    S_WAIT_RETRY,     //  waiting to be sent again
+    S_SENT,           //  waiting for the reply
+    S_WAIT_CHILDREN,  //  getRooms waiting for its RoomsInfo children
 } s_state_t;
 
 typedef struct s_op s_op_t;
 struct s_op {
-    uint64_t id;                 //  req_id of every attempt
-    s_kind_t kind;               //  what it is
-    s_state_t state;             //  where it is
-    uint64_t conn;               //  the connection it answers, 0 = none
-    char *ref;                   //  ref to echo, or NULL
-    char room_id[CHAT_ROOM_ID_MAX + 1];  //  the room, "" when none
-    char *user_id;               //  join, rejoin, leave, send
-    char *user_name;             //  join, rejoin, send
-    char *text;                  //  send: content; create: name
-    char *text2;                 //  create: description
-    char client_msg_id[80];      //  send: dedup key, the same for every attempt
-    char *instance;              //  heartbeat, rooms info: the roomd addressed
-    bool has_a;                  //  join: has since; history: has before
-    uint64_t a;                  //  join: since; history: before; repair: after
-    uint32_t limit;              //  history
-    bool member;                 //  join: already in or joining the room
-    bool rejoined;               //  send: re-joined once after NOT_IN_ROOM
-    uint32_t sessions;           //  heartbeat: sessions announced
-    char **room_ids;             //  rooms info: rooms asked about
-    size_t n_room_ids;           //  entries in room_ids
-    uint64_t parent;             //  rooms info: the getRooms op
-    int children;                //  getRooms: RoomsInfo replies still due
-    Chat__Envelope *list;        //  getRooms: the ListRoomsReply (owned)
-    Chat__Envelope **infos;      //  getRooms: RoomsInfoReplies (owned)
-    size_t n_infos;              //  entries in infos
-    int attempts;                //  sends so far
-    int64_t sent_us;             //  monotonic us of the last send
-    int64_t due_ms;              //  reply deadline (SENT) or retry time (WAIT_RETRY)
-    int64_t give_up_ms;          //  no retry after this
-    s_op_t *prev;                //  list of all ops
-    s_op_t *next;                //  list of all ops
-    s_op_t *waiters;             //  lookup: ops waiting for it (FIFO)
-    s_op_t *next_waiter;         //  on a lookup's waiter list
+    uint64_t id;                        //  req_id of every attempt
+    s_kind_t kind;                      //  what it is
+    s_state_t state;                    //  where it is
+    uint64_t conn;                      //  the connection it answers, 0 = none
+    char *ref;                          //  ref to echo, or NULL
+    char room_id[CHAT_ROOM_ID_MAX + 1]; //  the room, "" when none
+    char *user_id;                      //  join, rejoin, leave, send
+    char *user_name;                    //  join, rejoin, send
+    char *text;                         //  send: content; create: name
+    char *text2;                        //  create: description
+    char client_msg_id[80];             //  send: dedup key, the same for every attempt
+    char *instance;                     //  heartbeat, rooms info: the roomd addressed
+    bool has_a;                         //  join: has since; history: has before
+    uint64_t a;                         //  join: since; history: before; repair: after
+    uint32_t limit;                     //  history
+    bool member;                        //  join: already in or joining the room
+    bool rejoined;                      //  send: re-joined once after NOT_IN_ROOM
+    uint32_t sessions;                  //  heartbeat: sessions announced
+    char **room_ids;                    //  rooms info: rooms asked about
+    size_t n_room_ids;                  //  entries in room_ids
+    uint64_t parent;                    //  rooms info: the getRooms op
+    int children;                       //  getRooms: RoomsInfo replies still due
+    Chat__Envelope *list;               //  getRooms: the ListRoomsReply (owned)
+    Chat__Envelope **infos;             //  getRooms: RoomsInfoReplies (owned)
+    size_t n_infos;                     //  entries in infos
+    int attempts;                       //  sends so far
+    int64_t sent_us;                    //  monotonic us of the last send
+    int64_t due_ms;                     //  reply deadline (SENT) or retry time (WAIT_RETRY)
+    int64_t give_up_ms;                 //  no retry after this
+    s_op_t *prev;                       //  list of all ops
+    s_op_t *next;                       //  list of all ops
+    s_op_t *waiters;                    //  lookup: ops waiting for it (FIFO)
+    s_op_t *next_waiter;                //  on a lookup's waiter list
 };
 
 struct gw_ops {
-    gw_idmap_t *ops;    //  req_id -> op (owned)
-    s_op_t *head;       //  every op
-    zhashx_t *lookups;  //  room id -> its lookup op (borrowed)
-    uint64_t next_id;   //  last req_id issued
+    gw_idmap_t *ops;   //  req_id -> op (owned)
+    s_op_t *head;      //  every op
+    zhashx_t *lookups; //  room id -> its lookup op (borrowed)
+    uint64_t next_id;  //  last req_id issued
 };
 
 static chat_log_limit_t s_log_reply;
@@ -433,14 +433,29 @@ void gw_ops_client(gw_t *gw, gw_session_t *s, const gw_request_t *req, const cha
 {
     s_kind_t kind;
     switch (req->type) {
-    case GW_REQ_GET_ROOMS: kind = S_GET_ROOMS; break;
-    case GW_REQ_CREATE_ROOM: kind = S_CREATE_ROOM; break;
-    case GW_REQ_JOIN_ROOM: kind = S_JOIN; break;
-    case GW_REQ_LEAVE_ROOM: kind = S_LEAVE; break;
-    case GW_REQ_SEND_MESSAGE: kind = S_SEND; break;
-    case GW_REQ_GET_HISTORY: kind = S_HISTORY; break;
-    case GW_REQ_GET_ROOM_STATE: kind = S_STATE; break;
-    default: return;
+    case GW_REQ_GET_ROOMS:
+        kind = S_GET_ROOMS;
+        break;
+    case GW_REQ_CREATE_ROOM:
+        kind = S_CREATE_ROOM;
+        break;
+    case GW_REQ_JOIN_ROOM:
+        kind = S_JOIN;
+        break;
+    case GW_REQ_LEAVE_ROOM:
+        kind = S_LEAVE;
+        break;
+    case GW_REQ_SEND_MESSAGE:
+        kind = S_SEND;
+        break;
+    case GW_REQ_GET_HISTORY:
+        kind = S_HISTORY;
+        break;
+    case GW_REQ_GET_ROOM_STATE:
+        kind = S_STATE;
+        break;
+    default:
+        return;
     }
     s_op_t *op = s_new(gw, kind, s->conn, req->ref, room_id);
     op->user_id = s_dup(s->user_id);
@@ -569,8 +584,7 @@ static int s_status(s_kind_t kind, const Chat__Envelope *env)
     case CHAT__ENVELOPE__BODY_LOOKUP_REPLY:
         return kind == S_LOOKUP ? (int)env->lookup_reply->status : -1;
     case CHAT__ENVELOPE__BODY_LIST_ROOMS_REPLY:
-        return kind == S_SNAPSHOT || kind == S_GET_ROOMS ? (int)env->list_rooms_reply->status
-                                                         : -1;
+        return kind == S_SNAPSHOT || kind == S_GET_ROOMS ? (int)env->list_rooms_reply->status : -1;
     case CHAT__ENVELOPE__BODY_CREATE_ROOM_REPLY:
         return kind == S_CREATE_ROOM ? (int)env->create_room_reply->status : -1;
     case CHAT__ENVELOPE__BODY_JOIN_REPLY:
@@ -663,8 +677,7 @@ static void s_on_rooms_list(gw_t *gw, s_op_t *op, Chat__Envelope **env)
     size_t n = 0;
     for (size_t i = 0; i < list->n_rooms; i++) {
         const Chat__CatalogEntry *e = list->rooms[i];
-        if (!e || !e->room || !e->room->id || !e->placement || !e->live ||
-            !e->placement->instance)
+        if (!e || !e->room || !e->room->id || !e->placement || !e->live || !e->placement->instance)
             continue;
         gw_placements_set(gw, e->placement);
         size_t k = 0;
@@ -795,8 +808,7 @@ static void s_complete(gw_t *gw, s_op_t *op, Chat__Envelope **env)
     case S_HISTORY:
         s_reply(gw, op,
                 gw_json_history(op->room_id, e->history_reply->messages,
-                                e->history_reply->n_messages, e->history_reply->has_more,
-                                op->ref));
+                                e->history_reply->n_messages, e->history_reply->has_more, op->ref));
         break;
     case S_STATE:
         if (!e->room_state_reply->room) {
@@ -818,8 +830,7 @@ static void s_complete(gw_t *gw, s_op_t *op, Chat__Envelope **env)
     }
     case S_HEARTBEAT:
         if (e->gateway_heartbeat_reply->instance)
-            gw_rooms_on_heartbeat_reply(gw, op->instance, op->sessions,
-                                        e->gateway_heartbeat_reply);
+            gw_rooms_on_heartbeat_reply(gw, op->instance, op->sessions, e->gateway_heartbeat_reply);
         break;
     }
     s_destroy(gw, op);
@@ -897,8 +908,8 @@ void gw_ops_tick(gw_t *gw, int64_t now_ms)
             continue;
         if (n == cap) {
             cap *= 2;
-            uint64_t *grown = due == stack ? malloc(cap * sizeof *grown)
-                                           : realloc(due, cap * sizeof *grown);
+            uint64_t *grown =
+                due == stack ? malloc(cap * sizeof *grown) : realloc(due, cap * sizeof *grown);
             if (!grown)
                 abort();
             if (due == stack)

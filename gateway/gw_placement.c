@@ -10,7 +10,7 @@
 #include <string.h>
 
 struct gw_placements {
-    zhashx_t *rooms;   //  room id -> gw_place_t (owned)
+    zhashx_t *rooms; //  room id -> gw_place_t (owned)
 };
 
 static void s_place_free(void **item)

@@ -13,13 +13,13 @@
 #include "gw.h"
 
 typedef struct {
-    char *room_id;    //  the room
-    char *node;       //  stable node name of the roomd
-    char *instance;   //  "<node>/<boot>": the roomd ROUTER's routing id
-    char *cmd;        //  roomd ROUTER endpoint
-    char *pub;        //  roomd PUB endpoint
-    uint64_t epoch;   //  fencing token of the grant
-    bool stale;       //  known wrong: look up again before use
+    char *room_id;  //  the room
+    char *node;     //  stable node name of the roomd
+    char *instance; //  "<node>/<boot>": the roomd ROUTER's routing id
+    char *cmd;      //  roomd ROUTER endpoint
+    char *pub;      //  roomd PUB endpoint
+    uint64_t epoch; //  fencing token of the grant
+    bool stale;     //  known wrong: look up again before use
 } gw_place_t;
 
 gw_placements_t *gw_placements_new(void);

@@ -13,10 +13,10 @@
 #include <stdint.h>
 
 typedef struct {
-    gw_buf_t **slots;  //  ring of references, NULL until the first push
-    uint32_t head;     //  index of the oldest frame
-    uint32_t count;    //  frames queued
-    uint32_t cap;      //  slots allocated (a power of two)
+    gw_buf_t **slots; //  ring of references, NULL until the first push
+    uint32_t head;    //  index of the oldest frame
+    uint32_t count;   //  frames queued
+    uint32_t cap;     //  slots allocated (a power of two)
 } gw_queue_t;
 
 //  Appends a frame, taking over the caller's reference. Returns 0, or -1

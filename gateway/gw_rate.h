@@ -10,8 +10,8 @@
 #include <stdint.h>
 
 typedef struct {
-    int64_t last_ms;   //  monotonic ms of the last refill; 0 = never used (full)
-    int64_t milli;     //  tokens * 1000 available at last_ms
+    int64_t last_ms; //  monotonic ms of the last refill; 0 = never used (full)
+    int64_t milli;   //  tokens * 1000 available at last_ms
 } gw_rate_t;
 
 //  Takes one token at now_ms for a bucket refilled at rate tokens/s and

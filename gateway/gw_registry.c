@@ -12,12 +12,12 @@
 #include <string.h>
 
 struct gw_registry {
-    bool have_seq;          //  boot and seq below are known
-    uint64_t boot;          //  boot of the registry that sent the last event
-    uint64_t seq;           //  seq of the last event
-    int64_t alive_ms;       //  last event or reply (monotonic ms), 0 = never
-    bool need_snapshot;     //  a snapshot is due
-    bool snapshot_running;  //  a ListRooms is in flight
+    bool have_seq;         //  boot and seq below are known
+    uint64_t boot;         //  boot of the registry that sent the last event
+    uint64_t seq;          //  seq of the last event
+    int64_t alive_ms;      //  last event or reply (monotonic ms), 0 = never
+    bool need_snapshot;    //  a snapshot is due
+    bool snapshot_running; //  a ListRooms is in flight
 };
 
 gw_registry_t *gw_registry_new(void)

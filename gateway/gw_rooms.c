@@ -21,39 +21,39 @@
 #define S_REPAIR_RETRY_MS 300
 
 typedef struct {
-    gw_session_t *session;   //  the member
-    uint64_t cursor;         //  it gets events with seq > cursor
+    gw_session_t *session; //  the member
+    uint64_t cursor;       //  it gets events with seq > cursor
 } s_member_t;
 
 //  An event delivered while joins were in flight.
 typedef struct {
-    uint64_t seq;            //  its seq
-    gw_buf_t *message;       //  messageReceived frame
-    gw_buf_t *extra;         //  userJoined / userLeft frame, or NULL
-    char *joined_user;       //  with a userJoined: who joined (not told to themselves)
+    uint64_t seq;      //  its seq
+    gw_buf_t *message; //  messageReceived frame
+    gw_buf_t *extra;   //  userJoined / userLeft frame, or NULL
+    char *joined_user; //  with a userJoined: who joined (not told to themselves)
 } s_record_t;
 
 struct gw_room {
-    char *id;                   //  room id (also the topic)
-    s_member_t *members;        //  joined local sessions
-    uint32_t n_members;         //  entries in members
-    uint32_t cap_members;       //  capacity of members
-    uint32_t joins;             //  joins in flight
-    bool synced;                //  delivered is known (a JoinReply came)
-    bool repairing;             //  a repair request is in flight
-    uint64_t delivered;         //  highest seq given to members
-    uint64_t known;             //  highest seq heard of (events, ticks)
-    int64_t repair_after_ms;    //  no repair before this (after a failure)
-    Chat__Envelope **held;      //  events past a gap, ascending seq, owned
-    uint32_t n_held;            //  entries in held
-    uint32_t cap_held;          //  capacity of held
-    s_record_t *records;        //  deliveries while joins are in flight
-    uint32_t n_records;         //  entries in records
-    uint32_t cap_records;       //  capacity of records
+    char *id;                //  room id (also the topic)
+    s_member_t *members;     //  joined local sessions
+    uint32_t n_members;      //  entries in members
+    uint32_t cap_members;    //  capacity of members
+    uint32_t joins;          //  joins in flight
+    bool synced;             //  delivered is known (a JoinReply came)
+    bool repairing;          //  a repair request is in flight
+    uint64_t delivered;      //  highest seq given to members
+    uint64_t known;          //  highest seq heard of (events, ticks)
+    int64_t repair_after_ms; //  no repair before this (after a failure)
+    Chat__Envelope **held;   //  events past a gap, ascending seq, owned
+    uint32_t n_held;         //  entries in held
+    uint32_t cap_held;       //  capacity of held
+    s_record_t *records;     //  deliveries while joins are in flight
+    uint32_t n_records;      //  entries in records
+    uint32_t cap_records;    //  capacity of records
 };
 
 struct gw_rooms {
-    zhashx_t *rooms;            //  room id -> gw_room_t (owned)
+    zhashx_t *rooms; //  room id -> gw_room_t (owned)
 };
 
 static chat_log_limit_t s_log_event;
@@ -454,8 +454,8 @@ void gw_rooms_leave(gw_t *gw, gw_session_t *s, gw_room_t *room)
 // ------------------------------------------------------------ roomd liveness
 
 typedef struct {
-    const char *instance;   //  borrowed from the placement cache
-    uint32_t sessions;      //  local members in its rooms
+    const char *instance; //  borrowed from the placement cache
+    uint32_t sessions;    //  local members in its rooms
 } s_count_t;
 
 void gw_rooms_heartbeat(gw_t *gw)
@@ -492,8 +492,7 @@ void gw_rooms_on_heartbeat_reply(gw_t *gw, const char *instance, uint32_t sent,
 {
     if (reply->sessions >= sent)
         return;
-    chat_info("roomd %s holds %u of our %u sessions: re-joining", instance, reply->sessions,
-              sent);
+    chat_info("roomd %s holds %u of our %u sessions: re-joining", instance, reply->sessions, sent);
     //  Collect the room ids first: re-joining may touch the room table.
     zlistx_t *ids = zlistx_new();
     zlistx_set_destructor(ids, (zlistx_destructor_fn *)zstr_free);

@@ -25,14 +25,14 @@
 
 //  The gateway and what lws keeps pointers to for the context's life.
 typedef struct {
-    gw_t gw;                              //  first: a gw_t * is a s_server_t *
-    struct lws_protocols protocols[4];    //  chat.v1, gw-http, gw-zmq, end
-    struct lws_http_mount mounts[3];      //  /, /healthz, /metrics
-    char www[PATH_MAX];                   //  absolute path of --www
+    gw_t gw;                           //  first: a gw_t * is a s_server_t *
+    struct lws_protocols protocols[4]; //  chat.v1, gw-http, gw-zmq, end
+    struct lws_http_mount mounts[3];   //  /, /healthz, /metrics
+    char www[PATH_MAX];                //  absolute path of --www
 } s_server_t;
 
-static int s_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-                         void *in, size_t len)
+static int s_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                         size_t len)
 {
     gw_t *gw = lws_context_user(lws_get_context(wsi));
     gw_session_t *s = user;

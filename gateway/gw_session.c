@@ -78,10 +78,9 @@ void gw_session_send(gw_t *gw, gw_session_t *s, gw_buf_t **buf)
     if (gw_queue_push(&s->queue, *buf, (uint32_t)gw->config.queue_max) != 0) {
         gw_buf_unref(buf);
         gw->metrics.slow_consumers++;
-        chat_log_limited(&s_log_frames, CHAT_LOG_INFO,
-                         "conn %llu (%s): %u frames queued, closing as too slow",
-                         (unsigned long long)s->conn, s->user_id ? s->user_id : "-",
-                         s->queue.count);
+        chat_log_limited(
+            &s_log_frames, CHAT_LOG_INFO, "conn %llu (%s): %u frames queued, closing as too slow",
+            (unsigned long long)s->conn, s->user_id ? s->user_id : "-", s->queue.count);
         gw_session_close(gw, s, 1008, "too slow: outgoing queue full", false);
         return;
     }
@@ -92,8 +91,7 @@ void gw_session_send(gw_t *gw, gw_session_t *s, gw_buf_t **buf)
     s_want_write(s);
 }
 
-void gw_session_error(gw_t *gw, gw_session_t *s, gw_err_t err, const char *message,
-                      const char *ref)
+void gw_session_error(gw_t *gw, gw_session_t *s, gw_err_t err, const char *message, const char *ref)
 {
     gw_metrics_error(&gw->metrics, err);
     gw_buf_t *buf = gw_json_error(err, message, -1, ref);
@@ -157,8 +155,8 @@ int gw_session_writeable(gw_t *gw, gw_session_t *s)
     }
     if (s->close_code) {
         const char *reason = s->close_reason ? s->close_reason : "";
-        lws_close_reason(s->wsi, (enum lws_close_status)s->close_code,
-                         (unsigned char *)reason, strlen(reason));
+        lws_close_reason(s->wsi, (enum lws_close_status)s->close_code, (unsigned char *)reason,
+                         strlen(reason));
         return -1;
     }
     return 0;
@@ -229,8 +227,7 @@ static void s_on_join(gw_t *gw, gw_session_t *s, gw_request_t *req)
 {
     bool member = gw_session_room(s, req->room_id) != NULL;
     if (!member && s->n_rooms >= S_ROOMS_MAX) {
-        gw_session_error(gw, s, GW_ERR_BAD_REQUEST, "Too many rooms on one connection",
-                         req->ref);
+        gw_session_error(gw, s, GW_ERR_BAD_REQUEST, "Too many rooms on one connection", req->ref);
         return;
     }
     if (!member)

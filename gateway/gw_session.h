@@ -32,33 +32,33 @@ typedef enum { GW_SESSION_OPEN, GW_SESSION_READY, GW_SESSION_CLOSING } gw_sessio
 
 //  One room of a session: joined, or a join still in flight.
 typedef struct {
-    gw_room_t *room;   //  the room (gw_rooms keeps it while referenced)
-    uint32_t index;    //  position in the room's member array when joined
-    bool joined;       //  false while the join is in flight
+    gw_room_t *room; //  the room (gw_rooms keeps it while referenced)
+    uint32_t index;  //  position in the room's member array when joined
+    bool joined;     //  false while the join is in flight
 } gw_sroom_t;
 
 struct gw_session {
-    struct lws *wsi;           //  the connection
-    gw_session_t *prev;        //  previous in gw->sessions
-    gw_session_t *next;        //  next in gw->sessions
-    uint64_t conn;             //  per-boot id (SessionRef.conn); 0 before open
-    char *user_id;             //  after connect: "id\0name\0" in one allocation
-    const char *user_name;     //  points into user_id's allocation
-    gw_queue_t queue;          //  outgoing frames
-    gw_rate_t rate;            //  token bucket for sendMessage and createRoom
-    uint8_t *rx;               //  fragments of a message being assembled, or NULL
-    uint32_t rx_len;           //  bytes in rx
-    uint32_t rx_cap;           //  capacity of rx
-    gw_sroom_t *rooms;         //  rooms joined or joining, in join order
-    uint16_t n_rooms;          //  entries in rooms
-    uint16_t cap_rooms;        //  capacity of rooms
-    uint16_t close_code;       //  close pending with this code, 0 = none
-    uint8_t state;             //  gw_session_state_t
-    bool pinged;               //  an idle ping was sent and not answered yet
-    bool writable_requested;   //  lws_callback_on_writable was called
-    const char *close_reason;  //  static text sent with close_code
-    int64_t last_rx_ms;        //  monotonic ms of the last frame or pong
-    uint64_t sends;            //  sendMessage counter (client_msg_id)
+    struct lws *wsi;          //  the connection
+    gw_session_t *prev;       //  previous in gw->sessions
+    gw_session_t *next;       //  next in gw->sessions
+    uint64_t conn;            //  per-boot id (SessionRef.conn); 0 before open
+    char *user_id;            //  after connect: "id\0name\0" in one allocation
+    const char *user_name;    //  points into user_id's allocation
+    gw_queue_t queue;         //  outgoing frames
+    gw_rate_t rate;           //  token bucket for sendMessage and createRoom
+    uint8_t *rx;              //  fragments of a message being assembled, or NULL
+    uint32_t rx_len;          //  bytes in rx
+    uint32_t rx_cap;          //  capacity of rx
+    gw_sroom_t *rooms;        //  rooms joined or joining, in join order
+    uint16_t n_rooms;         //  entries in rooms
+    uint16_t cap_rooms;       //  capacity of rooms
+    uint16_t close_code;      //  close pending with this code, 0 = none
+    uint8_t state;            //  gw_session_state_t
+    bool pinged;              //  an idle ping was sent and not answered yet
+    bool writable_requested;  //  lws_callback_on_writable was called
+    const char *close_reason; //  static text sent with close_code
+    int64_t last_rx_ms;       //  monotonic ms of the last frame or pong
+    uint64_t sends;           //  sendMessage counter (client_msg_id)
 };
 
 //  The connection was upgraded: give it a conn id and list it.

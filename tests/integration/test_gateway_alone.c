@@ -36,8 +36,9 @@ static void s_start(const char *const *extra)
     s_port = chat_free_port();
     char port[16];
     snprintf(port, sizeof port, "%d", s_port);
-    const char *args[32] = {"--port", port, "--www", www, "--registry",
-                            chat_tcp(chat_free_port()), "--log-level", "debug"};
+    const char *args[32] = {"--port",      port,         "--www",
+                            www,           "--registry", chat_tcp(chat_free_port()),
+                            "--log-level", "debug"};
     int n = 8;
     for (int i = 0; extra && extra[i]; i++)
         args[n++] = extra[i];
@@ -95,8 +96,8 @@ static int s_http_get(const char *path, char *body, size_t cap)
         return -1;
     }
     char req[256];
-    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-                     path);
+    int n =
+        snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", path);
     if (write(fd, req, (size_t)n) != n) {
         close(fd);
         return -1;
@@ -164,9 +165,11 @@ Test(gateway_alone, metrics_are_prometheus_text)
     s_expect_error(ws, "{\"type\":\"nope\"}", "unknown_type", NULL);
     static char body[1 << 17];
     cr_assert_eq(s_http_get("/metrics", body, sizeof body), 200);
-    cr_expect_not_null(strstr(body, "# TYPE chat_gateway_connections gauge\nchat_gateway_connections 1\n"));
+    cr_expect_not_null(
+        strstr(body, "# TYPE chat_gateway_connections gauge\nchat_gateway_connections 1\n"));
     cr_expect_not_null(strstr(body, "chat_gateway_errors_total{code=\"unknown_type\"} 1\n"));
-    cr_expect_not_null(strstr(body, "chat_gateway_request_seconds_bucket{peer=\"roomd\",le=\"+Inf\"}"));
+    cr_expect_not_null(
+        strstr(body, "chat_gateway_request_seconds_bucket{peer=\"roomd\",le=\"+Inf\"}"));
     cr_expect_not_null(strstr(body, "chat_gateway_queued_frames"));
     cr_expect_not_null(strstr(body, "chat_gateway_bad_frames_total"));
     chat_ws_destroy(&ws);
@@ -214,8 +217,8 @@ Test(gateway_alone, bad_requests_get_errors_and_the_connection_stays)
 {
     chat_ws_t *ws = chat_ws_connect(s_port, "/ws", NULL, 5000);
     cr_assert_not_null(ws);
-    s_expect_error(ws, "{\"type\":\"connect\",\"userId\":\"bad id!\",\"ref\":\"u\"}", "invalid_user",
-                   "u");
+    s_expect_error(ws, "{\"type\":\"connect\",\"userId\":\"bad id!\",\"ref\":\"u\"}",
+                   "invalid_user", "u");
     s_expect_error(ws, "{\"type\":\"connect\",\"userId\":\"ok\",\"name\":\"\"}", "invalid_user",
                    NULL);
     s_expect_error(ws, "this is not json", "bad_json", NULL);

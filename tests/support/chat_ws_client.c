@@ -18,20 +18,20 @@
 #include <unistd.h>
 
 struct chat_ws {
-    int fd;                  //  connected socket, -1 after destroy
-    char protocol[64];       //  subprotocol the server chose
-    uint8_t *in;             //  bytes received and not yet consumed
-    size_t in_len;           //  bytes in in
-    size_t in_cap;           //  capacity of in
-    size_t consumed;         //  bytes of in used by the last message returned
-    char *msg;               //  reassembled message (fragments), NUL-terminated
-    size_t msg_len;          //  bytes in msg
-    size_t msg_cap;          //  capacity of msg
-    int msg_opcode;          //  opcode of the message being assembled
-    int close_code;          //  close code seen, 0 while open
-    char close_reason[128];  //  reason of the close frame
-    int pongs;               //  pongs received
-    int pings;               //  pings received
+    int fd;                 //  connected socket, -1 after destroy
+    char protocol[64];      //  subprotocol the server chose
+    uint8_t *in;            //  bytes received and not yet consumed
+    size_t in_len;          //  bytes in in
+    size_t in_cap;          //  capacity of in
+    size_t consumed;        //  bytes of in used by the last message returned
+    char *msg;              //  reassembled message (fragments), NUL-terminated
+    size_t msg_len;         //  bytes in msg
+    size_t msg_cap;         //  capacity of msg
+    int msg_opcode;         //  opcode of the message being assembled
+    int close_code;         //  close code seen, 0 while open
+    char close_reason[128]; //  reason of the close frame
+    int pongs;              //  pongs received
+    int pings;              //  pings received
 };
 
 static int s_left(int64_t deadline)
@@ -239,8 +239,7 @@ static int s_control(chat_ws_t *ws, const chat_wsframe_t *frame)
     return -1;
 }
 
-int chat_ws_recv_message(chat_ws_t *ws, int *opcode, const char **data, size_t *len,
-                         int timeout_ms)
+int chat_ws_recv_message(chat_ws_t *ws, int *opcode, const char **data, size_t *len, int timeout_ms)
 {
     int64_t deadline = chat_mono_ms() + timeout_ms;
     if (ws->consumed) {

@@ -85,14 +85,17 @@ Test(json, connect_checks_user_id_and_name)
     cr_expect_eq(req.type, GW_REQ_CONNECT);
     cr_expect_str_eq(req.name, "alice", "name defaults to userId");
     gw_request_clear(&req);
-    cr_expect_str_eq(s_code("{\"type\":\"connect\",\"userId\":\"a.b-c_9\",\"name\":\"Ä b\"}"), "ok");
+    cr_expect_str_eq(s_code("{\"type\":\"connect\",\"userId\":\"a.b-c_9\",\"name\":\"Ä b\"}"),
+                     "ok");
     cr_expect_str_eq(s_code("{\"type\":\"connect\"}"), "bad_request");
     cr_expect_str_eq(s_code("{\"type\":\"connect\",\"userId\":3}"), "bad_request");
     cr_expect_str_eq(s_code("{\"type\":\"connect\",\"userId\":\"\"}"), "invalid_user");
     cr_expect_str_eq(s_code("{\"type\":\"connect\",\"userId\":\"al ice\"}"), "invalid_user");
-    cr_expect_str_eq(s_code("{\"type\":\"connect\",\"userId\":\"abcdefghijabcdefghijabcdefghijabc\"}"),
+    cr_expect_str_eq(
+        s_code("{\"type\":\"connect\",\"userId\":\"abcdefghijabcdefghijabcdefghijabc\"}"),
+        "invalid_user");
+    cr_expect_str_eq(s_code("{\"type\":\"connect\",\"userId\":\"a\",\"name\":\"\"}"),
                      "invalid_user");
-    cr_expect_str_eq(s_code("{\"type\":\"connect\",\"userId\":\"a\",\"name\":\"\"}"), "invalid_user");
     cr_expect_str_eq(s_code("{\"type\":\"connect\",\"userId\":\"a\",\"name\":5}"), "bad_request");
 }
 
@@ -104,9 +107,11 @@ Test(json, create_room_checks_name_and_description)
     char text[700];
     snprintf(text, sizeof text, "{\"type\":\"createRoom\",\"name\":\"%065d\"}", 0);
     cr_expect_str_eq(s_code(text), "invalid_room");
-    snprintf(text, sizeof text, "{\"type\":\"createRoom\",\"name\":\"r\",\"description\":\"%0257d\"}", 0);
+    snprintf(text, sizeof text,
+             "{\"type\":\"createRoom\",\"name\":\"r\",\"description\":\"%0257d\"}", 0);
     cr_expect_str_eq(s_code(text), "invalid_room");
-    snprintf(text, sizeof text, "{\"type\":\"createRoom\",\"name\":\"r\",\"description\":\"%0256d\"}", 0);
+    snprintf(text, sizeof text,
+             "{\"type\":\"createRoom\",\"name\":\"r\",\"description\":\"%0256d\"}", 0);
     cr_expect_str_eq(s_code(text), "ok");
 }
 
@@ -114,15 +119,20 @@ Test(json, join_reads_since_as_a_non_negative_integer)
 {
     gw_request_t req;
     gw_err_t err;
-    cr_assert_eq(s_parse("{\"type\":\"joinRoom\",\"roomId\":\"general\",\"since\":40}", &req, &err), 0);
+    cr_assert_eq(s_parse("{\"type\":\"joinRoom\",\"roomId\":\"general\",\"since\":40}", &req, &err),
+                 0);
     cr_expect(req.has_since);
     cr_expect_eq(req.since, 40);
     gw_request_clear(&req);
-    cr_expect_str_eq(s_code("{\"type\":\"joinRoom\",\"roomId\":\"general\",\"since\":-1}"), "bad_request");
-    cr_expect_str_eq(s_code("{\"type\":\"joinRoom\",\"roomId\":\"general\",\"since\":1.5}"), "bad_request");
-    cr_expect_str_eq(s_code("{\"type\":\"joinRoom\",\"roomId\":\"general\",\"since\":\"4\"}"), "bad_request");
+    cr_expect_str_eq(s_code("{\"type\":\"joinRoom\",\"roomId\":\"general\",\"since\":-1}"),
+                     "bad_request");
+    cr_expect_str_eq(s_code("{\"type\":\"joinRoom\",\"roomId\":\"general\",\"since\":1.5}"),
+                     "bad_request");
+    cr_expect_str_eq(s_code("{\"type\":\"joinRoom\",\"roomId\":\"general\",\"since\":\"4\"}"),
+                     "bad_request");
     cr_expect_str_eq(s_code("{\"type\":\"joinRoom\"}"), "bad_request");
-    cr_expect_str_eq(s_code("{\"type\":\"joinRoom\",\"roomId\":\"No Such/Room\"}"), "room_not_found");
+    cr_expect_str_eq(s_code("{\"type\":\"joinRoom\",\"roomId\":\"No Such/Room\"}"),
+                     "room_not_found");
 }
 
 Test(json, send_message_checks_content)
@@ -133,10 +143,12 @@ Test(json, send_message_checks_content)
     cr_expect_null(req.room_id, "roomId may be left out");
     cr_expect_str_eq(req.content, "  hi  ", "content is kept as sent");
     gw_request_clear(&req);
-    cr_expect_str_eq(s_code("{\"type\":\"sendMessage\",\"content\":\" \\n\\t \"}"), "empty_message");
+    cr_expect_str_eq(s_code("{\"type\":\"sendMessage\",\"content\":\" \\n\\t \"}"),
+                     "empty_message");
     cr_expect_str_eq(s_code("{\"type\":\"sendMessage\",\"content\":\"\"}"), "empty_message");
     cr_expect_str_eq(s_code("{\"type\":\"sendMessage\"}"), "bad_request");
-    cr_expect_str_eq(s_code("{\"type\":\"sendMessage\",\"content\":\"x\",\"roomId\":\"a b\"}"), "not_in_room");
+    cr_expect_str_eq(s_code("{\"type\":\"sendMessage\",\"content\":\"x\",\"roomId\":\"a b\"}"),
+                     "not_in_room");
     static char text[20000];
     strcpy(text, "{\"type\":\"sendMessage\",\"content\":\"");
     for (int i = 0; i < 4000; i++)
@@ -156,12 +168,15 @@ Test(json, get_history_defaults_and_caps_the_limit)
     cr_expect_eq(req.limit, 50);
     cr_expect_not(req.has_before);
     gw_request_clear(&req);
-    cr_assert_eq(s_parse("{\"type\":\"getHistory\",\"roomId\":\"g\",\"before\":43,\"limit\":500}", &req, &err), 0);
+    cr_assert_eq(s_parse("{\"type\":\"getHistory\",\"roomId\":\"g\",\"before\":43,\"limit\":500}",
+                         &req, &err),
+                 0);
     cr_expect_eq(req.limit, 200);
     cr_expect(req.has_before);
     cr_expect_eq(req.before, 43);
     gw_request_clear(&req);
-    cr_expect_str_eq(s_code("{\"type\":\"getHistory\",\"roomId\":\"g\",\"limit\":0}"), "bad_request");
+    cr_expect_str_eq(s_code("{\"type\":\"getHistory\",\"roomId\":\"g\",\"limit\":0}"),
+                     "bad_request");
 }
 
 Test(json, error_frame_carries_code_message_retry_and_ref)

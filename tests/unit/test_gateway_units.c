@@ -56,12 +56,15 @@ Test(buf, a_large_payload_grows_the_buffer_and_gets_a_long_header)
 Test(buf, json_strings_are_escaped_and_always_valid_utf8)
 {
     gw_buf_t *buf = gw_buf_new(0);
-    gw_buf_json_str(&buf, "a\"b\\c\nd\x01" "é€😀");
+    gw_buf_json_str(&buf, "a\"b\\c\nd\x01"
+                          "é€😀");
     cr_expect_str_eq(s_payload(buf), "\"a\\\"b\\\\c\\nd\\u0001é€😀\"");
     gw_buf_unref(&buf);
     buf = gw_buf_new(0);
     gw_buf_json_str(&buf, "x\xff\xc0\x80y\xed\xa0\x80");
-    cr_expect_str_eq(s_payload(buf), "\"x\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdy\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"");
+    cr_expect_str_eq(
+        s_payload(buf),
+        "\"x\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdy\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"");
     gw_buf_unref(&buf);
     buf = gw_buf_new(0);
     gw_buf_json_str(&buf, NULL);
