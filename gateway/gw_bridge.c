@@ -76,6 +76,13 @@ gw_bridge_t *gw_bridge_new(gw_t *gw)
         }
     }
     zmq_setsockopt(b->socks[S_ROOMD], ZMQ_ROUTING_ID, gw->id, strlen(gw->id));
+    //  Without ZMQ_IMMEDIATE a connecting ROUTER keeps the pipe of a lost
+    //  connection and hands it to the next one: a restarted roomd (new
+    //  instance, same port) would stay reachable only under its old routing
+    //  id, and sends to a dead instance would queue instead of failing with
+    //  EHOSTUNREACH.
+    int immediate = 1;
+    zmq_setsockopt(b->socks[S_ROOMD], ZMQ_IMMEDIATE, &immediate, sizeof immediate);
     zmq_setsockopt(b->socks[S_REGISTRY_SUB], ZMQ_SUBSCRIBE, "registry", 8);
 
     char pub[256];

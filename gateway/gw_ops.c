@@ -91,6 +91,7 @@ struct gw_ops {
 };
 
 static chat_log_limit_t s_log_reply;
+static chat_log_limit_t s_log_retry;
 
 gw_ops_t *gw_ops_new(void)
 {
@@ -212,8 +213,19 @@ static void s_child_done(gw_t *gw, uint64_t parent, bool finished, Chat__Envelop
 // ------------------------------------------------------------ sending
 
 //  Sends again later, or gives up with unavailable when the budget is spent.
-static void s_retry(gw_t *gw, s_op_t *op)
+static const char *s_kind_name(s_kind_t kind)
 {
+    static const char *names[] = {"lookup", "snapshot",  "getRooms", "createRoom", "join",
+                                  "rejoin", "leave",     "send",     "history",    "state",
+                                  "repair", "roomsInfo", "heartbeat"};
+    return (size_t)kind < sizeof names / sizeof names[0] ? names[kind] : "?";
+}
+
+static void s_retry(gw_t *gw, s_op_t *op, const char *why)
+{
+    chat_log_limited(&s_log_retry, CHAT_LOG_DEBUG, "%s %llu for %s: %s (attempt %d)",
+                     s_kind_name(op->kind), (unsigned long long)op->id,
+                     op->room_id[0] ? op->room_id : "-", why, op->attempts);
     if (op->kind == S_CREATE_ROOM || op->kind == S_HEARTBEAT) {
         s_fail(gw, op, GW_ERR_UNAVAILABLE);
         return;
@@ -272,7 +284,7 @@ static void s_send_registry(gw_t *gw, s_op_t *op)
         return;
     }
     if (gw_bridge_send_registry(gw, &env) != 0)
-        s_retry(gw, op);
+        s_retry(gw, op, "registry send failed");
     else
         s_sent(gw, op);
 }
@@ -288,7 +300,7 @@ static void s_wait_lookup(gw_t *gw, s_op_t *op)
         //  A lookup that failed at once has already answered nobody: look again.
         lookup = zhashx_lookup(gw->ops->lookups, op->room_id);
         if (!lookup) {
-            s_retry(gw, op);
+            s_retry(gw, op, "lookup failed at once");
             return;
         }
     }
@@ -398,7 +410,7 @@ static void s_send_roomd(gw_t *gw, s_op_t *op, const gw_place_t *p)
         if (p && errno == EHOSTUNREACH && op->attempts >= 2)
             gw_placements_drop(gw, op->room_id);
         op->attempts++;
-        s_retry(gw, op);
+        s_retry(gw, op, errno == EHOSTUNREACH ? "roomd unreachable" : "roomd send failed");
         return;
     }
     s_sent(gw, op);
@@ -655,9 +667,9 @@ static void s_on_send_not_in_room(gw_t *gw, s_op_t *op)
         //  The roomd forgot this session (it restarted): join quietly, resend.
         op->rejoined = true;
         gw_ops_rejoin(gw, s, op->room_id);
-        s_retry(gw, op);
+        s_retry(gw, op, "not in room: re-joined");
     } else if (entry && !entry->joined) {
-        s_retry(gw, op); //  its join is still on the way
+        s_retry(gw, op, "not in room: join on the way");
     } else {
         s_fail(gw, op, GW_ERR_NOT_IN_ROOM);
     }
@@ -842,13 +854,13 @@ static void s_on_status(gw_t *gw, s_op_t *op, Chat__Status status)
     switch (status) {
     case CHAT__STATUS__STATUS_NOT_OWNER:
         gw_placements_drop(gw, op->room_id);
-        s_retry(gw, op);
+        s_retry(gw, op, "not owner");
         return;
     case CHAT__STATUS__STATUS_UNAVAILABLE:
         if (s_is_registry(op->kind))
             s_fail(gw, op, GW_ERR_UNAVAILABLE);
         else
-            s_retry(gw, op);
+            s_retry(gw, op, "unavailable");
         return;
     case CHAT__STATUS__STATUS_NOT_IN_ROOM:
         if (op->kind == S_LEAVE) {
@@ -928,7 +940,7 @@ void gw_ops_tick(gw_t *gw, int64_t now_ms)
             gw->metrics.timeouts++;
             if (!s_is_registry(op->kind) && op->room_id[0])
                 gw_placements_drop(gw, op->room_id);
-            s_retry(gw, op);
+            s_retry(gw, op, "timeout");
         }
     }
     if (due != stack)

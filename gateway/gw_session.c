@@ -12,7 +12,7 @@
 
 //  Seconds a closing connection may take to become writable before lws
 //  drops it without a close frame.
-#define S_CLOSE_GRACE_S 5
+#define S_CLOSE_GRACE_S 30
 
 static chat_log_limit_t s_log_frames;
 

@@ -64,9 +64,8 @@ static void s_setup(void)
 
 static void s_teardown(void)
 {
-    if (s_gw && !chat_proc_alive(s_gw))
-        chat_proc_dump_log(s_gw);
-    chat_proc_stop(&s_gw);
+    if (s_gw)
+        cr_expect(chat_proc_stop_clean(&s_gw), "the gateway did not exit cleanly");
     chat_remove_tree(s_dir);
     free(s_dir);
     s_dir = NULL;

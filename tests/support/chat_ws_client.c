@@ -34,6 +34,13 @@ struct chat_ws {
     int pings;              //  pings received
 };
 
+static int s_rcvbuf;
+
+void chat_ws_client_rcvbuf(int bytes)
+{
+    s_rcvbuf = bytes;
+}
+
 static int s_left(int64_t deadline)
 {
     int64_t left = deadline - chat_mono_ms();
@@ -95,6 +102,8 @@ chat_ws_t *chat_ws_connect(int port, const char *path, const char *protocol, int
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     int one = 1;
     setsockopt(ws->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (s_rcvbuf > 0)
+        setsockopt(ws->fd, SOL_SOCKET, SO_RCVBUF, &s_rcvbuf, sizeof s_rcvbuf);
     if (connect(ws->fd, (struct sockaddr *)&addr, sizeof addr) != 0 && errno != EINPROGRESS)
         goto fail;
     struct pollfd pfd = {ws->fd, POLLOUT, 0};

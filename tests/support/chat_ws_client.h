@@ -20,6 +20,11 @@ typedef struct chat_ws chat_ws_t;
 //  Returns NULL when the connection or the upgrade fails within timeout_ms.
 chat_ws_t *chat_ws_connect(int port, const char *path, const char *protocol, int timeout_ms);
 
+//  Receive buffer (SO_RCVBUF, set before connecting) of the connections
+//  chat_ws_connect makes from now on; 0 restores the system's default. A
+//  small one makes a client that stops reading look slow at once.
+void chat_ws_client_rcvbuf(int bytes);
+
 //  Closes the socket (no close frame), frees the client, sets *ws to NULL.
 void chat_ws_destroy(chat_ws_t **ws);
 
