@@ -167,40 +167,7 @@ int gwt_roomd_of(gwt_cluster_t *c, const char *room)
 
 int gwt_http_get(gwt_cluster_t *c, int g, const char *path, char *body, size_t cap)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)c->gw[g].port)};
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
-        close(fd);
-        return -1;
-    }
-    char req[256];
-    int n =
-        snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", path);
-    if (write(fd, req, (size_t)n) != n) {
-        close(fd);
-        return -1;
-    }
-    static char resp[1 << 17];
-    size_t len = 0;
-    int64_t deadline = chat_mono_ms() + 5000;
-    while (len < sizeof resp - 1 && chat_mono_ms() < deadline) {
-        struct pollfd pfd = {fd, POLLIN, 0};
-        if (poll(&pfd, 1, 200) <= 0)
-            continue;
-        ssize_t r = read(fd, resp + len, sizeof resp - 1 - len);
-        if (r <= 0)
-            break;
-        len += (size_t)r;
-    }
-    close(fd);
-    resp[len] = '\0';
-    int status = -1;
-    sscanf(resp, "HTTP/1.1 %d", &status);
-    const char *b = strstr(resp, "\r\n\r\n");
-    if (body && cap)
-        snprintf(body, cap, "%s", b ? b + 4 : "");
-    return status;
+    return chat_http_get(c->gw[g].port, path, body, cap, 5000);
 }
 
 chat_ws_t *gwt_login(gwt_cluster_t *c, int g, const char *user, const char *name)

@@ -397,6 +397,49 @@ chat_ws_t *chat_ws_login(int port, const char *user_id, const char *name, int ti
     return ws;
 }
 
+int chat_http_get(int port, const char *path, char *body, size_t cap, int timeout_ms)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    char req[512];
+    int n =
+        snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", path);
+    if (n < 0 || (size_t)n >= sizeof req || s_write_all(fd, req, (size_t)n) != 0) {
+        close(fd);
+        return -1;
+    }
+    size_t resp_cap = cap + 4096, len = 0;
+    char *resp = malloc(resp_cap + 1);
+    int64_t deadline = chat_mono_ms() + timeout_ms;
+    while (resp && len < resp_cap) {
+        struct pollfd pfd = {fd, POLLIN, 0};
+        if (poll(&pfd, 1, s_left(deadline)) <= 0)
+            break;
+        ssize_t r = recv(fd, resp + len, resp_cap - len, 0);
+        if (r <= 0)
+            break;
+        len += (size_t)r;
+    }
+    close(fd);
+    if (!resp)
+        return -1;
+    resp[len] = '\0';
+    int status = -1;
+    if (sscanf(resp, "HTTP/1.1 %d", &status) != 1)
+        status = -1;
+    const char *b = strstr(resp, "\r\n\r\n");
+    if (body && cap)
+        snprintf(body, cap, "%s", b ? b + 4 : "");
+    free(resp);
+    return status;
+}
+
 const char *chat_json_str(const cJSON *obj, const char *name)
 {
     const cJSON *item = obj ? cJSON_GetObjectItemCaseSensitive(obj, name) : NULL;

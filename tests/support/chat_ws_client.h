@@ -85,6 +85,11 @@ cJSON *chat_ws_call(chat_ws_t *ws, const char *text, const char *reply_type, int
 //  unless the server answered "connected".
 chat_ws_t *chat_ws_login(int port, const char *user_id, const char *name, int timeout_ms);
 
+//  One HTTP/1.1 GET to 127.0.0.1:port (Connection: close). Returns the
+//  status (-1 when nothing answered within timeout_ms); the body (up to
+//  cap - 1 bytes) goes to body when it is not NULL.
+int chat_http_get(int port, const char *path, char *body, size_t cap, int timeout_ms);
+
 //  String field of a JSON object, "" when absent (for assertions).
 const char *chat_json_str(const cJSON *obj, const char *name);
 
