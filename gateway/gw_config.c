@@ -5,13 +5,14 @@
 
 #include <assert.h>
 #include <stdio.h>
+#include <string.h>
 
 #ifndef GW_DEFAULT_WWW
 #define GW_DEFAULT_WWW "www"
 #endif
 
 //  Entries of the option table, its end marker included.
-#define S_OPTIONS 17
+#define S_OPTIONS 18
 
 //  The option table over config's fields.
 static void s_table(gw_config_t *c, chat_option_t *opts)
@@ -42,10 +43,14 @@ static void s_table(gw_config_t *c, chat_option_t *opts)
          "getRooms waits this long for the roomds' figures", &c->rooms_info_timeout_ms},
         {"registry-stale-ms", "CHAT_REGISTRY_STALE_MS", CHAT_OPT_INT, "3500",
          "registry silent this long: unhealthy, re-read its snapshot", &c->registry_stale_ms},
-        {"idle-ms", "CHAT_IDLE_MS", CHAT_OPT_INT, "60000",
+        {"client-idle-ms", "CHAT_CLIENT_IDLE_MS", CHAT_OPT_INT, "60000",
          "close a client silent this long with 1001 (0: never)", &c->idle_ms},
         {"ws-rx-buffer", "CHAT_WS_RX_BUFFER", CHAT_OPT_INT, "512",
          "receive buffer per connection in bytes (larger messages are assembled)", &c->rx_buffer},
+        {"event-lib", "CHAT_EVENT_LIB", CHAT_OPT_STRING, "ev",
+         "event loop: ev (libev, epoll) or poll (lws's poll(), slow past a few thousand "
+         "connections)",
+         &c->event_lib},
         {"log-level", "CHAT_LOG_LEVEL", CHAT_OPT_STRING, "info", "debug, info, warn or error",
          &c->log_level},
         {NULL, NULL, 0, NULL, NULL, NULL},
@@ -80,6 +85,8 @@ static int s_check(const gw_config_t *c)
         bad = "timeouts must be >= 10 ms";
     else if (c->rx_buffer < 128 || c->rx_buffer > 65536)
         bad = "--ws-rx-buffer must be 128..65536";
+    else if (strcmp(c->event_lib, "ev") != 0 && strcmp(c->event_lib, "poll") != 0)
+        bad = "--event-lib must be ev or poll";
     else if (chat_log_level_parse(c->log_level) < 0)
         bad = "--log-level must be debug, info, warn or error";
     if (bad)

@@ -319,7 +319,7 @@ Test(gateway_alone, sigterm_stops_the_gateway_cleanly)
 //  A short idle limit, for the idle tests.
 static void s_setup_idle(void)
 {
-    const char *extra[] = {"--idle-ms", "2000", NULL};
+    const char *extra[] = {"--client-idle-ms", "2000", NULL};
     s_start(extra);
 }
 
