@@ -147,6 +147,7 @@ static void s_roomd_request(zsock_t *router, zsock_t *pub, const chat_peer_t *pe
     Chat__SendReply send = CHAT__SEND_REPLY__INIT;
     Chat__HistoryReply history = CHAT__HISTORY_REPLY__INIT;
     Chat__GatewayHeartbeatReply hb = CHAT__GATEWAY_HEARTBEAT_REPLY__INIT;
+    Chat__ErrorReply error = CHAT__ERROR_REPLY__INIT;
     Chat__ChatMessage msgs[S_MESSAGES];
     Chat__ChatMessage *ptrs[S_MESSAGES];
     char contents[S_MESSAGES][32];
@@ -202,6 +203,13 @@ static void s_roomd_request(zsock_t *router, zsock_t *pub, const chat_peer_t *pe
         out.history_reply = &history;
         break;
     }
+    case CHAT__ENVELOPE__BODY_ROOM_STATE:
+        //  As if the gateway had sent something malformed.
+        error.status = CHAT__STATUS__STATUS_BAD_REQUEST;
+        error.message = "bad request";
+        out.body_case = CHAT__ENVELOPE__BODY_ERROR;
+        out.error = &error;
+        break;
     case CHAT__ENVELOPE__BODY_GATEWAY_HEARTBEAT:
         F.heartbeats++;
         hb.instance = S_INSTANCE;
@@ -526,5 +534,18 @@ Test(fake_cluster, a_roomd_that_forgot_its_sessions_gets_quiet_joins)
     cJSON *m = chat_ws_recv_json(ws, 300);
     cr_expect_null(m);
     cJSON_Delete(m);
+    chat_ws_destroy(&ws);
+}
+
+Test(fake_cluster, a_request_the_roomd_refuses_as_malformed_answers_internal)
+{
+    chat_ws_t *ws = s_login("alice");
+    cJSON *r = chat_ws_call(ws, "{\"type\":\"getRoomState\",\"roomId\":\"general\",\"ref\":\"i\"}",
+                            "roomState", 10000);
+    cr_assert_not_null(r);
+    cr_expect_str_eq(chat_json_str(r, "type"), "error");
+    cr_expect_str_eq(chat_json_str(r, "code"), "internal");
+    cr_expect_str_eq(chat_json_str(r, "ref"), "i");
+    cJSON_Delete(r);
     chat_ws_destroy(&ws);
 }
