@@ -212,7 +212,7 @@ static void s_child_done(gw_t *gw, uint64_t parent, bool finished, Chat__Envelop
 
 // ------------------------------------------------------------ sending
 
-//  Sends again later, or gives up with unavailable when the budget is spent.
+//  The kind's name, for logs.
 static const char *s_kind_name(s_kind_t kind)
 {
     static const char *names[] = {"lookup", "snapshot",  "getRooms", "createRoom", "join",
@@ -221,6 +221,8 @@ static const char *s_kind_name(s_kind_t kind)
     return (size_t)kind < sizeof names / sizeof names[0] ? names[kind] : "?";
 }
 
+//  Sends again later, or gives up with unavailable when the budget is spent
+//  (CreateRoom and heartbeats are never sent again).
 static void s_retry(gw_t *gw, s_op_t *op, const char *why)
 {
     chat_log_limited(&s_log_retry, CHAT_LOG_DEBUG, "%s %llu for %s: %s (attempt %d)",
