@@ -12,7 +12,7 @@
 #endif
 
 //  Entries of the option table, its end marker included.
-#define S_OPTIONS 18
+#define S_OPTIONS 19
 
 //  The option table over config's fields.
 static void s_table(gw_config_t *c, chat_option_t *opts)
@@ -33,6 +33,8 @@ static void s_table(gw_config_t *c, chat_option_t *opts)
          &c->burst},
         {"queue-max", "CHAT_QUEUE_MAX", CHAT_OPT_INT, "4096",
          "frames queued for a connection before it is closed as too slow", &c->queue_max},
+        {"max-pending", "CHAT_MAX_PENDING", CHAT_OPT_INT, "1024",
+         "requests a connection may have in flight to the cluster", &c->max_pending},
         {"heartbeat-ms", "CHAT_HEARTBEAT_MS", CHAT_OPT_INT, "1000",
          "GatewayHeartbeat interval to each roomd", &c->heartbeat_ms},
         {"request-timeout-ms", "CHAT_REQUEST_TIMEOUT_MS", CHAT_OPT_INT, "1000",
@@ -80,6 +82,8 @@ static int s_check(const gw_config_t *c)
         bad = "--rate must be >= 0 and --burst >= 1";
     else if (c->queue_max < 8)
         bad = "--queue-max must be >= 8";
+    else if (c->max_pending < 1 || c->max_pending > 65535)
+        bad = "--max-pending must be 1..65535";
     else if (c->heartbeat_ms < 10 || c->request_timeout_ms < 10 || c->retry_ms < 0 ||
              c->rooms_info_timeout_ms < 10 || c->registry_stale_ms < 10 || c->idle_ms < 0)
         bad = "timeouts must be >= 10 ms";

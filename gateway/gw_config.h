@@ -11,6 +11,7 @@ typedef struct {
     long rate;                  //  sendMessage/createRoom per second per connection (0 = no limit)
     long burst;                 //  token bucket size
     long queue_max;             //  frames queued per connection before it is closed (1008)
+    long max_pending;           //  requests in flight per connection, past this: rate_limited
     long heartbeat_ms;          //  GatewayHeartbeat interval to each roomd
     long request_timeout_ms;    //  wait for one attempt of a request
     long retry_ms;              //  keep retrying a room request this long before unavailable

@@ -60,6 +60,7 @@ struct gw_session {
     const char *close_reason; //  static text sent with close_code
     int64_t last_rx_ms;       //  monotonic ms of the last frame or pong
     uint64_t sends;           //  sendMessage counter (client_msg_id)
+    uint16_t pending;         //  its requests in flight to the cluster
 };
 
 //  The connection was upgraded: give it a conn id and list it.
