@@ -181,6 +181,15 @@ static int s_loop_new(s_server_t *srv)
     return 0;
 }
 
+static void s_loop_destroy(s_server_t *srv)
+{
+    if (srv->loop) {
+        ev_async_stop(srv->loop, &srv->stop_async);
+        ev_loop_destroy(srv->loop);
+        srv->loop = NULL;
+    }
+}
+
 static void s_make_id(gw_t *gw)
 {
     uint8_t bytes[6] = {0};
@@ -218,6 +227,15 @@ gw_t *gw_server_new(const gw_config_t *config)
     gw->context = s_create_context(srv, true);
     if (!gw->context)
         gw->context = s_create_context(srv, false);
+    if (!gw->context && srv->loop) {
+        //  lws loads its libev glue at run time (libwebsockets-evlib-ev).
+        chat_warn("lws refused the libev loop (is libwebsockets-evlib-ev installed?): "
+                  "falling back to lws's poll()");
+        s_loop_destroy(srv);
+        gw->context = s_create_context(srv, true);
+        if (!gw->context)
+            gw->context = s_create_context(srv, false);
+    }
     if (!gw->context || gw_bridge_adopt(gw, gw->vhost, "gw-zmq") != 0) {
         chat_error("cannot listen on port %ld", gw->config.port);
         gw_server_destroy(&gw);
@@ -272,11 +290,7 @@ void gw_server_destroy(gw_t **gw_p)
     gw_registry_destroy(&gw->registry);
     gw_idmap_destroy(&gw->conns);
     free(gw->scratch);
-    s_server_t *srv = (s_server_t *)gw;
-    if (srv->loop) {
-        ev_async_stop(srv->loop, &srv->stop_async);
-        ev_loop_destroy(srv->loop);
-    }
+    s_loop_destroy((s_server_t *)gw);
     free(gw);
     *gw_p = NULL;
 }
