@@ -5,13 +5,14 @@
 
 #include <assert.h>
 #include <stdio.h>
+#include <string.h>
 
 #ifndef GW_DEFAULT_WWW
 #define GW_DEFAULT_WWW "www"
 #endif
 
 //  Entries of the option table, its end marker included.
-#define S_OPTIONS 17
+#define S_OPTIONS 19
 
 //  The option table over config's fields.
 static void s_table(gw_config_t *c, chat_option_t *opts)
@@ -32,6 +33,8 @@ static void s_table(gw_config_t *c, chat_option_t *opts)
          &c->burst},
         {"queue-max", "CHAT_QUEUE_MAX", CHAT_OPT_INT, "4096",
          "frames queued for a connection before it is closed as too slow", &c->queue_max},
+        {"max-pending", "CHAT_MAX_PENDING", CHAT_OPT_INT, "1024",
+         "requests a connection may have in flight to the cluster", &c->max_pending},
         {"heartbeat-ms", "CHAT_HEARTBEAT_MS", CHAT_OPT_INT, "1000",
          "GatewayHeartbeat interval to each roomd", &c->heartbeat_ms},
         {"request-timeout-ms", "CHAT_REQUEST_TIMEOUT_MS", CHAT_OPT_INT, "1000",
@@ -42,10 +45,14 @@ static void s_table(gw_config_t *c, chat_option_t *opts)
          "getRooms waits this long for the roomds' figures", &c->rooms_info_timeout_ms},
         {"registry-stale-ms", "CHAT_REGISTRY_STALE_MS", CHAT_OPT_INT, "3500",
          "registry silent this long: unhealthy, re-read its snapshot", &c->registry_stale_ms},
-        {"idle-ms", "CHAT_IDLE_MS", CHAT_OPT_INT, "60000",
+        {"client-idle-ms", "CHAT_CLIENT_IDLE_MS", CHAT_OPT_INT, "60000",
          "close a client silent this long with 1001 (0: never)", &c->idle_ms},
         {"ws-rx-buffer", "CHAT_WS_RX_BUFFER", CHAT_OPT_INT, "512",
          "receive buffer per connection in bytes (larger messages are assembled)", &c->rx_buffer},
+        {"event-lib", "CHAT_EVENT_LIB", CHAT_OPT_STRING, "ev",
+         "event loop: ev (libev, epoll) or poll (lws's poll(), slow past a few thousand "
+         "connections)",
+         &c->event_lib},
         {"log-level", "CHAT_LOG_LEVEL", CHAT_OPT_STRING, "info", "debug, info, warn or error",
          &c->log_level},
         {NULL, NULL, 0, NULL, NULL, NULL},
@@ -75,11 +82,15 @@ static int s_check(const gw_config_t *c)
         bad = "--rate must be >= 0 and --burst >= 1";
     else if (c->queue_max < 8)
         bad = "--queue-max must be >= 8";
+    else if (c->max_pending < 1 || c->max_pending > 65535)
+        bad = "--max-pending must be 1..65535";
     else if (c->heartbeat_ms < 10 || c->request_timeout_ms < 10 || c->retry_ms < 0 ||
              c->rooms_info_timeout_ms < 10 || c->registry_stale_ms < 10 || c->idle_ms < 0)
         bad = "timeouts must be >= 10 ms";
     else if (c->rx_buffer < 128 || c->rx_buffer > 65536)
         bad = "--ws-rx-buffer must be 128..65536";
+    else if (strcmp(c->event_lib, "ev") != 0 && strcmp(c->event_lib, "poll") != 0)
+        bad = "--event-lib must be ev or poll";
     else if (chat_log_level_parse(c->log_level) < 0)
         bad = "--log-level must be debug, info, warn or error";
     if (bad)

@@ -11,6 +11,7 @@ typedef struct {
     long rate;                  //  sendMessage/createRoom per second per connection (0 = no limit)
     long burst;                 //  token bucket size
     long queue_max;             //  frames queued per connection before it is closed (1008)
+    long max_pending;           //  requests in flight per connection, past this: rate_limited
     long heartbeat_ms;          //  GatewayHeartbeat interval to each roomd
     long request_timeout_ms;    //  wait for one attempt of a request
     long retry_ms;              //  keep retrying a room request this long before unavailable
@@ -18,6 +19,7 @@ typedef struct {
     long registry_stale_ms;     //  registry silent this long = unhealthy, re-read its snapshot
     long idle_ms;               //  close a client silent this long with 1001 (0 = never)
     long rx_buffer;             //  lws receive buffer per connection (bytes)
+    const char *event_lib;      //  "ev" (libev on epoll) or "poll" (lws's own)
     const char *log_level;      //  debug, info, warn, error
 } gw_config_t;
 

@@ -65,6 +65,7 @@ struct s_op {
     uint32_t limit;                     //  history
     bool member;                        //  join: already in or joining the room
     bool rejoined;                      //  send: re-joined once after NOT_IN_ROOM
+    bool counted;                       //  counted in its session's pending
     uint32_t sessions;                  //  heartbeat: sessions announced
     char **room_ids;                    //  rooms info: rooms asked about
     size_t n_room_ids;                  //  entries in room_ids
@@ -176,6 +177,11 @@ static s_op_t *s_new(gw_t *gw, s_kind_t kind, uint64_t conn, const char *ref, co
 static void s_destroy(gw_t *gw, s_op_t *op)
 {
     gw_ops_t *self = gw->ops;
+    if (op->counted) {
+        gw_session_t *s = gw_session_find(gw, op->conn);
+        if (s && s->pending)
+            s->pending--;
+    }
     if (op->prev)
         op->prev->next = op->next;
     else
@@ -212,7 +218,7 @@ static void s_child_done(gw_t *gw, uint64_t parent, bool finished, Chat__Envelop
 
 // ------------------------------------------------------------ sending
 
-//  Sends again later, or gives up with unavailable when the budget is spent.
+//  The kind's name, for logs.
 static const char *s_kind_name(s_kind_t kind)
 {
     static const char *names[] = {"lookup", "snapshot",  "getRooms", "createRoom", "join",
@@ -221,6 +227,8 @@ static const char *s_kind_name(s_kind_t kind)
     return (size_t)kind < sizeof names / sizeof names[0] ? names[kind] : "?";
 }
 
+//  Sends again later, or gives up with unavailable when the budget is spent
+//  (CreateRoom and heartbeats are never sent again).
 static void s_retry(gw_t *gw, s_op_t *op, const char *why)
 {
     chat_log_limited(&s_log_retry, CHAT_LOG_DEBUG, "%s %llu for %s: %s (attempt %d)",
@@ -469,7 +477,20 @@ void gw_ops_client(gw_t *gw, gw_session_t *s, const gw_request_t *req, const cha
     default:
         return;
     }
+    //  A client must not pile up work it does not wait for.
+    if (s->pending >= gw->config.max_pending) {
+        gw_metrics_error(&gw->metrics, GW_ERR_RATE_LIMITED);
+        gw_buf_t *buf =
+            gw_json_error(GW_ERR_RATE_LIMITED, "Too many requests in flight", 100, req->ref);
+        gw_session_send(gw, s, &buf);
+        gw_room_t *room = kind == S_JOIN && !member ? gw_rooms_find(gw, room_id) : NULL;
+        if (room)
+            gw_rooms_join_failed(gw, room, s);
+        return;
+    }
     s_op_t *op = s_new(gw, kind, s->conn, req->ref, room_id);
+    op->counted = true;
+    s->pending++;
     op->user_id = s_dup(s->user_id);
     op->user_name = s_dup(s->user_name);
     op->member = member;

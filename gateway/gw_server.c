@@ -10,6 +10,7 @@
 #include "gw_rooms.h"
 #include "gw_session.h"
 
+#include <ev.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,9 @@ typedef struct {
     struct lws_protocols protocols[4]; //  chat.v1, gw-http, gw-zmq, end
     struct lws_http_mount mounts[3];   //  /, /healthz, /metrics
     char www[PATH_MAX];                //  absolute path of --www
+    struct ev_loop *loop;              //  our libev loop (epoll), or NULL for lws's poll()
+    ev_async stop_async;               //  wakes the loop to stop (signal-safe)
+    void *foreign_loops[1];            //  what lws is given: the loop
 } s_server_t;
 
 static int s_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -133,12 +137,17 @@ static struct lws_context *s_create_context(s_server_t *srv, bool ipv6)
     gw_t *gw = &srv->gw;
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
+    if (srv->loop) {
+        srv->foreign_loops[0] = srv->loop;
+        info.foreign_loops = srv->foreign_loops;
+        info.options |= LWS_SERVER_OPTION_LIBEV;
+    }
     info.port = (int)gw->config.port;
     info.iface = gw->config.listen && *gw->config.listen ? gw->config.listen : NULL;
     info.protocols = srv->protocols;
     info.mounts = srv->mounts;
     info.user = gw;
-    info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+    info.options |= LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
     if (!ipv6)
         info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
     info.vhost_name = "gateway";
@@ -153,6 +162,32 @@ static struct lws_context *s_create_context(s_server_t *srv, bool ipv6)
         return NULL;
     }
     return context;
+}
+
+static void s_on_stop(struct ev_loop *loop, ev_async *w, int revents)
+{
+    ev_break(loop, EVBREAK_ALL);
+}
+
+//  Our own libev loop on epoll: lws's default poll() scans every socket on
+//  every turn, which at 15k connections costs milliseconds per turn.
+static int s_loop_new(s_server_t *srv)
+{
+    srv->loop = ev_loop_new(EVBACKEND_EPOLL);
+    if (!srv->loop)
+        return -1;
+    ev_async_init(&srv->stop_async, s_on_stop);
+    ev_async_start(srv->loop, &srv->stop_async);
+    return 0;
+}
+
+static void s_loop_destroy(s_server_t *srv)
+{
+    if (srv->loop) {
+        ev_async_stop(srv->loop, &srv->stop_async);
+        ev_loop_destroy(srv->loop);
+        srv->loop = NULL;
+    }
 }
 
 static void s_make_id(gw_t *gw)
@@ -187,21 +222,39 @@ gw_t *gw_server_new(const gw_config_t *config)
     }
     lws_set_log_level(LLL_ERR | LLL_WARN, s_lws_log);
     s_setup_lws(srv);
+    if (strcmp(gw->config.event_lib, "ev") == 0 && s_loop_new(srv) != 0)
+        chat_warn("no libev epoll loop: falling back to lws's poll()");
     gw->context = s_create_context(srv, true);
     if (!gw->context)
         gw->context = s_create_context(srv, false);
+    if (!gw->context && srv->loop) {
+        //  lws loads its libev glue at run time (libwebsockets-evlib-ev).
+        chat_warn("lws refused the libev loop (is libwebsockets-evlib-ev installed?): "
+                  "falling back to lws's poll()");
+        s_loop_destroy(srv);
+        gw->context = s_create_context(srv, true);
+        if (!gw->context)
+            gw->context = s_create_context(srv, false);
+    }
     if (!gw->context || gw_bridge_adopt(gw, gw->vhost, "gw-zmq") != 0) {
         chat_error("cannot listen on port %ld", gw->config.port);
         gw_server_destroy(&gw);
         return NULL;
     }
-    chat_info("gateway %s listening on port %ld, serving %s", gw->id, gw->config.port, srv->www);
+    chat_info("gateway %s listening on port %ld (%s), serving %s", gw->id, gw->config.port,
+              srv->loop ? "epoll" : "poll", srv->www);
     lws_sul_schedule(gw->context, 0, &gw->tick, s_tick, S_TICK_US);
     return gw;
 }
 
 int gw_server_run(gw_t *gw)
 {
+    s_server_t *srv = (s_server_t *)gw;
+    if (srv->loop) {
+        if (!gw->stop)
+            ev_run(srv->loop, 0);
+        return 0;
+    }
     while (!gw->stop)
         if (lws_service(gw->context, 0) < 0)
             return -1;
@@ -210,8 +263,11 @@ int gw_server_run(gw_t *gw)
 
 void gw_server_stop(gw_t *gw)
 {
+    s_server_t *srv = (s_server_t *)gw;
     gw->stop = 1;
-    if (gw->context)
+    if (srv->loop)
+        ev_async_send(srv->loop, &srv->stop_async);
+    else if (gw->context)
         lws_cancel_service(gw->context);
 }
 
@@ -234,6 +290,7 @@ void gw_server_destroy(gw_t **gw_p)
     gw_registry_destroy(&gw->registry);
     gw_idmap_destroy(&gw->conns);
     free(gw->scratch);
+    s_loop_destroy((s_server_t *)gw);
     free(gw);
     *gw_p = NULL;
 }

@@ -14,8 +14,9 @@
  *
  *  Incoming messages are assembled from fragments up to 64 KiB (the lws
  *  receive buffer is small on purpose, to keep idle connections cheap).
- *  Idle connections get a ping after half of --idle-ms and are closed with
- *  1001 after --idle-ms without a frame or a pong.
+ *  Idle connections get a ping after half of --client-idle-ms and are closed
+ *  with 1001 once that ping is unanswered and --client-idle-ms passed without
+ *  a frame or a pong.
  */
 #ifndef GW_SESSION_H
 #define GW_SESSION_H
@@ -59,6 +60,7 @@ struct gw_session {
     const char *close_reason; //  static text sent with close_code
     int64_t last_rx_ms;       //  monotonic ms of the last frame or pong
     uint64_t sends;           //  sendMessage counter (client_msg_id)
+    uint16_t pending;         //  its requests in flight to the cluster
 };
 
 //  The connection was upgraded: give it a conn id and list it.

@@ -319,7 +319,7 @@ Test(gateway_alone, sigterm_stops_the_gateway_cleanly)
 //  A short idle limit, for the idle tests.
 static void s_setup_idle(void)
 {
-    const char *extra[] = {"--idle-ms", "2000", NULL};
+    const char *extra[] = {"--client-idle-ms", "2000", NULL};
     s_start(extra);
 }
 
@@ -372,5 +372,42 @@ Test(gateway_idle, a_client_that_answers_pings_stays_open)
     cJSON *pong = chat_ws_call(ws, "{\"type\":\"ping\"}", "pong", 5000);
     cr_expect_not_null(pong);
     cJSON_Delete(pong);
+    chat_ws_destroy(&ws);
+}
+
+//  At most 3 requests in flight per connection.
+static void s_setup_pending(void)
+{
+    const char *extra[] = {"--max-pending", "3", "--retry-ms", "1500", NULL};
+    s_start(extra);
+}
+
+TestSuite(gateway_pending, .init = s_setup_pending, .fini = s_teardown, .timeout = 60);
+
+Test(gateway_pending, requests_past_the_in_flight_limit_are_refused_at_once)
+{
+    chat_ws_t *ws = chat_ws_login(s_port, "alice", NULL, 5000);
+    cr_assert_not_null(ws);
+    //  No registry: every history request waits for a lookup until it gives up.
+    for (int i = 0; i < 5; i++)
+        cr_assert_eq(
+            chat_ws_sendf(ws, "{\"type\":\"getHistory\",\"roomId\":\"general\",\"ref\":\"%d\"}", i),
+            0);
+    int limited = 0, unavailable = 0;
+    for (int i = 0; i < 5; i++) {
+        cJSON *reply = chat_ws_recv_type(ws, "error", false, 10000);
+        cr_assert_not_null(reply);
+        const char *code = chat_json_str(reply, "code");
+        if (strcmp(code, "rate_limited") == 0) {
+            limited++;
+            cr_expect_gt(chat_json_int(reply, "retryAfterMs"), 0);
+            cr_expect(strcmp(chat_json_str(reply, "ref"), "3") == 0 ||
+                      strcmp(chat_json_str(reply, "ref"), "4") == 0);
+        }
+        unavailable += strcmp(code, "unavailable") == 0;
+        cJSON_Delete(reply);
+    }
+    cr_expect_eq(limited, 2);
+    cr_expect_eq(unavailable, 3, "the registry cannot be reached");
     chat_ws_destroy(&ws);
 }
