@@ -121,7 +121,8 @@ export class Views {
           el('span', { testid: 'room-item-description', title: room.description || '' }, room.description || '')),
         el('span', { className: 'room-count', testid: 'room-item-count', title: `${count} online` }, count),
         el('button', {
-          type: 'button', testid: 'room-join', onclick: () => this.handlers.onJoin(room.id),
+          type: 'button', testid: 'room-join',
+          onclick: () => { this.handlers.onJoin(room.id); $('app').classList.remove('menu-open'); },
         }, 'Join'));
     });
     list.replaceChildren(...items);
