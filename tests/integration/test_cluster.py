@@ -7,7 +7,6 @@ import asyncio
 import os
 import socket
 import sys
-import time
 import unittest
 import uuid
 
