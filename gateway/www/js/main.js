@@ -279,7 +279,7 @@ class App {
       const reply = await this.conn.request({
         type: 'getHistory', roomId, before: open.minSeq, limit: HISTORY_PAGE,
       });
-      this.state.addMessages(roomId, reply.messages || [], { quietUnread: true });
+      this.state.addMessages(roomId, reply.messages || [], { countUnread: false, detectGap: false });
     } catch (error) {
       this.views.toast(describe(error));
     }
@@ -294,7 +294,7 @@ class App {
         const reply = await this.conn.request({ type: 'getHistory', roomId, before: upTo, limit });
         const messages = (reply.messages || []).filter((m) => m.seq > after);
         if (!messages.length) return;
-        this.state.addMessages(roomId, messages, { quietUnread: true });
+        this.state.addMessages(roomId, messages, { countUnread: false, detectGap: false });
         upTo = messages[0].seq;
       } catch (error) {
         return;

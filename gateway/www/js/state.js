@@ -91,7 +91,8 @@ export class ChatState extends EventTarget {
     if (truncated) open.truncated = true;
     this.rooms.set(room.id, { ...this.rooms.get(room.id), ...room });
     this.setUsers(open, room.users || []);
-    this.addMessages(room.id, history || [], { quietUnread: true });
+    // Missed messages count as unread after a rejoin, not on a first join.
+    this.addMessages(room.id, history || [], { countUnread: !fresh, detectGap: false });
     if (!this.activeId) this.activeId = room.id;
     this.emit('tabs');
     this.emit('rooms');
@@ -109,7 +110,7 @@ export class ChatState extends EventTarget {
   // Adds messages the room does not hold yet (dedupe by seq) in seq order.
   // Returns {added, gapAfter}: gapAfter is the seq we held before a
   // message that skipped ahead (the client should fetch the hole), or null.
-  addMessages(roomId, messages, { quietUnread = false } = {}) {
+  addMessages(roomId, messages, { countUnread = true, detectGap = true } = {}) {
     const open = this.open.get(roomId);
     if (!open) return { added: [], gapAfter: null };
     const before = open.maxSeq;
@@ -124,8 +125,8 @@ export class ChatState extends EventTarget {
     const appendOnly = added[0].seq > before;
     open.messages = appendOnly ? open.messages.concat(added)
       : open.messages.concat(added).sort((a, b) => a.seq - b.seq);
-    const gapAfter = before > 0 && added[0].seq > before + 1 && !quietUnread ? before : null;
-    if (!quietUnread && roomId !== this.activeId) {
+    const gapAfter = detectGap && before > 0 && added[0].seq > before + 1 ? before : null;
+    if (countUnread && roomId !== this.activeId) {
       const fresh = added.filter((m) => m.messageType === 'text' && m.userId !== (this.me && this.me.userId));
       if (fresh.length) {
         open.unread += fresh.length;
