@@ -5,13 +5,15 @@ process behind."""
 
 import asyncio
 import os
+import shutil
 import socket
 import sys
+import tempfile
 import unittest
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ui_support import Client, Cluster, free_range  # noqa: E402
+from ui_support import BIN_DIR, Client, Cluster, free_range  # noqa: E402
 
 
 def processes_mentioning(text):
@@ -120,6 +122,24 @@ class ClusterScriptTest(unittest.TestCase):
                          '--base-port', str(free_range(4)), check=False)
         self.assertNotEqual(proc.returncode, 0)
         self.assertIn(f'port {taken} is taken', proc.stderr)
+        self.assertEqual(pid_files(c.data), {})
+        self.assertEqual(processes_mentioning(c.data), [])
+
+    def test_a_process_that_dies_at_start_is_reported_with_its_log_and_the_rest_stopped(self):
+        bin_dir = tempfile.mkdtemp(prefix='chat-ui-bin-')
+        self.addCleanup(shutil.rmtree, bin_dir, True)
+        for program in ('registry', 'chatctl', 'gateway'):
+            os.symlink(os.path.join(BIN_DIR, program), os.path.join(bin_dir, program))
+        os.symlink(shutil.which('false'), os.path.join(bin_dir, 'roomd'))
+        c = Cluster(roomds=1, gateways=1)
+        self.addCleanup(c.cleanup)
+        self.addCleanup(c.down)
+        proc = c.run('up', '--roomd', '1', '--bin', bin_dir, '--port', str(free_range(1)),
+                     '--base-port', str(free_range(4)), check=False)
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertIn('roomd1 died at start', proc.stderr)
+        self.assertIn('last lines of', proc.stderr)
+        self.assertIn('--node roomd1', proc.stderr)   # the log's first line names the command
         self.assertEqual(pid_files(c.data), {})
         self.assertEqual(processes_mentioning(c.data), [])
 
