@@ -47,7 +47,7 @@ class ClusterScriptTest(unittest.TestCase):
         self.addCleanup(c.cleanup)
         out = c.run('--help').stdout
         for flag in ('up', 'down', 'status', '--roomd', '--gateways', '--port', '--base-port',
-                     '--data', '--bin', '--timeout'):
+                     '--data', '--bin', '--timeout', '--listen'):
             self.assertIn(flag, out)
 
     def test_up_status_cross_gateway_message_and_down_leaves_nothing(self):

@@ -64,7 +64,7 @@ class Cluster:
             self.base_port = free_range(2 * self.roomds + 2)
             proc = self.run('up', '--roomd', str(self.roomds), '--gateways', str(self.gateways),
                             '--port', str(self.port), '--base-port', str(self.base_port),
-                            '--timeout', '120', check=False)
+                            '--listen', '127.0.0.1', '--timeout', '120', check=False)
             if proc.returncode == 0:
                 self.up_output = proc.stdout
                 return self
