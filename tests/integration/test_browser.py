@@ -102,6 +102,7 @@ class BrowserTest(unittest.TestCase):
     def setUpClass(cls):
         cls.cluster = Cluster(roomds=2, gateways=1)
         cls.addClassCleanup(cls.cluster.cleanup)
+        cls.addClassCleanup(cls.cluster.assert_clean_logs)   # after down: leaks show at exit
         cls.addClassCleanup(cls.cluster.down)
         cls.cluster.up()
         cls.shots = os.environ.get('CHAT_SCREENSHOT_DIR')

@@ -83,6 +83,7 @@ class ClusterScriptTest(unittest.TestCase):
         self.assertEqual(pid_files(c.data), {})
         after = c.status()
         self.assertNotEqual(after.returncode, 0)
+        c.assert_clean_logs()
 
     async def message_crosses_gateways(self, c):
         alice = await Client.open(c.ws_url(0), 'alice', 'Alice')

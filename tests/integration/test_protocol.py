@@ -25,6 +25,7 @@ class ProtocolTest(unittest.IsolatedAsyncioTestCase):
     def setUpClass(cls):
         cls.cluster = Cluster(roomds=2, gateways=1)
         cls.addClassCleanup(cls.cluster.cleanup)
+        cls.addClassCleanup(cls.cluster.assert_clean_logs)   # after down: leaks show at exit
         cls.addClassCleanup(cls.cluster.down)
         cls.cluster.up()
 

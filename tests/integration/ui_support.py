@@ -96,6 +96,21 @@ class Cluster:
                     out.append(f'---- {name}\n' + ''.join(tail))
         return '\n'.join(out)
 
+    SANITIZER_MARKS = ('ERROR: AddressSanitizer', 'ERROR: LeakSanitizer', 'runtime error:')
+
+    def assert_clean_logs(self):
+        """Fails when a process logged a sanitizer report (the ASan pass)."""
+        found = []
+        if os.path.isdir(self.data):
+            for name in sorted(os.listdir(self.data)):
+                if name.endswith('.log'):
+                    with open(os.path.join(self.data, name), errors='replace') as f:
+                        text = f.read()
+                    if any(mark in text for mark in self.SANITIZER_MARKS):
+                        found.append(f'---- {name}\n{text[-4000:]}')
+        if found:
+            raise AssertionError('sanitizer reports in the cluster logs:\n' + '\n'.join(found))
+
     def cleanup(self):
         shutil.rmtree(self.data, ignore_errors=True)
 
@@ -109,7 +124,10 @@ class Cluster:
 
     def __exit__(self, *exc):
         self.down()
-        self.cleanup()
+        try:
+            self.assert_clean_logs()
+        finally:
+            self.cleanup()
         return False
 
 
