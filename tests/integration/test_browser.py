@@ -3,6 +3,7 @@
 in, join one room and talk. Screenshots go to CHAT_SCREENSHOT_DIR when it is
 set, and to a temp dir when a test fails."""
 
+import asyncio
 import os
 import re
 import sys
@@ -19,7 +20,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ui_support import Cluster  # noqa: E402
+from ui_support import Client, Cluster  # noqa: E402
 
 WAIT = 45   # seconds; two busy cores run Chromium, the cluster and other builds
 CHROMIUM = os.environ.get('CHAT_CHROMIUM', '/usr/bin/chromium')
@@ -100,7 +101,7 @@ class BrowserTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.cluster = Cluster(roomds=2, gateways=1)
+        cls.cluster = Cluster(roomds=2, gateways=2)
         cls.addClassCleanup(cls.cluster.cleanup)
         cls.addClassCleanup(cls.cluster.assert_clean_logs)   # after down: leaks show at exit
         cls.addClassCleanup(cls.cluster.down)
@@ -187,6 +188,46 @@ class BrowserTest(unittest.TestCase):
         bob.find('room-leave').click()
         alice.wait(lambda: alice.online() == '1', 'an online count of 1 after Bob left')
         alice.wait_message('Bob left the room', kind='leave')
+
+    def test_a_browser_that_lost_its_gateway_rejoins_and_shows_what_it_missed_once(self):
+        loop = asyncio.new_event_loop()
+        self.addCleanup(loop.close)
+        run = loop.run_until_complete
+        bob = run(Client.open(self.cluster.ws_url(1), 'bob_ws', 'Bob'))   # on the other gateway
+        self.addCleanup(lambda: run(bob.close()))
+        room = run(bob.request({'type': 'createRoom', 'name': f'again-{uuid.uuid4().hex[:6]}',
+                                'description': ''}))['room']['id']
+        self.assertEqual(run(bob.request({'type': 'joinRoom', 'roomId': room}))['type'], 'roomJoined')
+
+        def bob_says(text):
+            ack = run(bob.request({'type': 'sendMessage', 'roomId': room, 'content': text}))
+            self.assertEqual(ack['type'], 'messageAck', ack)
+
+        alice = self.person()
+        alice.sign_in('Alice')
+        alice.wait(lambda: alice.finds('room-item', f'[data-room-id="{room}"]'), 'the room')
+        alice.join(room)
+        bob_says('before')
+        alice.wait_message('before')
+
+        argv = self.cluster.kill('gateway1')
+        alice.wait(lambda: alice.find('connection-status').get_attribute('data-state') != 'open',
+                   'the page to notice the lost connection')
+        bob_says('during 1')
+        bob_says('during 2')
+        self.cluster.restart('gateway1', argv)
+
+        alice.wait(lambda: alice.find('connection-status').get_attribute('data-state') == 'open'
+                   and alice.find('room-tab', f'[data-room-id="{room}"]').get_attribute('data-joined') == '1',
+                   'reconnected and rejoined')
+        alice.wait_message('during 1')
+        alice.wait_message('during 2')
+        bob_says('after')
+        alice.wait_message('after')
+        seqs = [int(m.get_attribute('data-seq')) for m in alice.messages()]
+        self.assertEqual(seqs, sorted(set(seqs)), 'each message once, in seq order')
+        texts = [m.find_element(*css('message-content')).text for m in alice.messages('text')]
+        self.assertEqual(texts, ['before', 'during 1', 'during 2', 'after'])
 
     def test_a_narrow_window_still_shows_the_room_and_the_composer(self):
         carol = self.person(width=420, height=720)   # headless Chromium may widen it to 500

@@ -7,9 +7,11 @@ import json
 import os
 import random
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
+import time
 
 import websockets
 
@@ -47,6 +49,7 @@ class Cluster:
         self.port = None
         self.base_port = None
         self.up_output = ''
+        self.restarted = []   # processes restart() started: ours to reap
 
     def run(self, *args, check=True, timeout=240):
         cmd = [CLUSTER, *args, '--data', self.data]
@@ -75,7 +78,14 @@ class Cluster:
                              f'stdout:\n{last.stdout}\nstderr:\n{last.stderr}\n{self.logs()}')
 
     def down(self):
-        return self.run('down', check=False)
+        proc = self.run('down', check=False)
+        for child in self.restarted:
+            try:
+                child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                pass
+        self.restarted = []
+        return proc
 
     def status(self):
         return self.run('status', check=False)
@@ -95,6 +105,34 @@ class Cluster:
                         tail = f.readlines()[-lines:]
                     out.append(f'---- {name}\n' + ''.join(tail))
         return '\n'.join(out)
+
+    def pid(self, name):
+        with open(os.path.join(self.data, f'{name}.pid')) as f:
+            return int(f.read().split()[0])
+
+    def kill(self, name):
+        """SIGKILLs one process of the cluster; returns its command line."""
+        pid = self.pid(name)
+        with open(f'/proc/{pid}/cmdline', 'rb') as f:
+            argv = [a.decode() for a in f.read().split(b'\0')[:-1]]
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while os.path.exists(f'/proc/{pid}') and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return argv
+
+    def restart(self, name, argv):
+        """Starts argv again as name, with a pid file in deploy/cluster's
+        format ("pid starttime exe") so that down stops it."""
+        with open(os.path.join(self.data, f'{name}.log'), 'ab') as log:
+            proc = subprocess.Popen(argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                                    start_new_session=True)
+        with open(f'/proc/{proc.pid}/stat') as f:
+            started = f.read().rsplit(')', 1)[1].split()[19]
+        with open(os.path.join(self.data, f'{name}.pid'), 'w') as f:
+            f.write(f'{proc.pid} {started} {os.path.realpath(argv[0])}\n')
+        self.restarted.append(proc)
+        return proc
 
     SANITIZER_MARKS = ('ERROR: AddressSanitizer', 'ERROR: LeakSanitizer', 'runtime error:')
 
