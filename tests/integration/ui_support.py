@@ -31,9 +31,10 @@ def port_free(port):
 
 
 def free_range(count):
-    """First port of count consecutive free ports."""
+    """First port of count consecutive free ports, below Linux's ephemeral
+    range (32768 and up), where outgoing connections would take them."""
     for _ in range(200):
-        base = random.randrange(20000, 60000 - count)
+        base = random.randrange(20000, 32000 - count)
         if all(port_free(p) for p in range(base, base + count)):
             return base
     raise RuntimeError('no free port range')
@@ -72,7 +73,7 @@ class Cluster:
                 self.up_output = proc.stdout
                 return self
             last = proc
-            if 'is taken' not in proc.stderr:
+            if 'is taken' not in proc.stderr and 'already in use' not in proc.stderr:
                 break
         raise AssertionError(f'deploy/cluster up failed ({last.returncode})\n'
                              f'stdout:\n{last.stdout}\nstderr:\n{last.stderr}\n{self.logs()}')
