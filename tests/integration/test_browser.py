@@ -33,6 +33,7 @@ def browser(width=1200, height=800):
     for arg in ('--headless=new', '--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu',
                 '--disable-extensions', '--no-first-run', f'--window-size={width},{height}'):
         options.add_argument(arg)
+    options.set_capability('goog:loggingPrefs', {'browser': 'ALL'})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(WAIT)
     return driver
@@ -112,10 +113,16 @@ class BrowserTest(unittest.TestCase):
         self.drivers = []
 
     def tearDown(self):
-        failed = any(err for _, err in (self._outcome.result.errors + self._outcome.result.failures)
-                     if _ is self)
+        result = self._outcome.result
+        failed = any(test is self for test, _ in result.errors + result.failures)
         shot_dir = self.shots or (tempfile.mkdtemp(prefix='chat-ui-shots-') if failed else None)
+        script_errors = []
         for i, d in enumerate(self.drivers):
+            try:
+                script_errors += [e['message'] for e in d.get_log('browser')
+                                  if e.get('level') == 'SEVERE' and 'Uncaught' in e.get('message', '')]
+            except WebDriverException:
+                pass
             try:
                 if shot_dir:
                     path = os.path.join(shot_dir, f'{self._testMethodName}-{i}.png')
@@ -125,6 +132,7 @@ class BrowserTest(unittest.TestCase):
             except WebDriverException:
                 pass
             d.quit()
+        self.assertEqual(script_errors, [], 'uncaught errors in the page')
 
     def person(self, **size):
         driver = browser(**size)

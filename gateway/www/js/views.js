@@ -328,11 +328,18 @@ export class Views {
     if (!input.value) input.value = text;
   }
 
+  // A short notice; the same text again only renews the one on screen.
   toast(text, kind = 'error') {
-    const node = el('div', { className: `toast ${kind}`, testid: 'toast', role: 'status' }, text);
     const box = $('toasts');
+    const last = box.lastElementChild;
+    if (last && last.textContent === text) {
+      clearTimeout(last.timer);
+      last.timer = setTimeout(() => last.remove(), TOAST_MS);
+      return;
+    }
+    const node = el('div', { className: `toast ${kind}`, testid: 'toast', role: 'status' }, text);
     box.append(node);
     while (box.children.length > 4) box.firstElementChild.remove();
-    setTimeout(() => node.remove(), TOAST_MS);
+    node.timer = setTimeout(() => node.remove(), TOAST_MS);
   }
 }
