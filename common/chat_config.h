@@ -12,18 +12,18 @@
 #include <stdbool.h>
 
 typedef enum {
-    CHAT_OPT_STRING,  //  value is const char **
-    CHAT_OPT_INT,     //  value is long *
-    CHAT_OPT_BOOL,    //  value is bool *; the flag takes no argument, env takes 1/0/true/false
+    CHAT_OPT_STRING, //  value is const char **
+    CHAT_OPT_INT,    //  value is long *
+    CHAT_OPT_BOOL,   //  value is bool *; the flag takes no argument, env takes 1/0/true/false
 } chat_opt_type_t;
 
 typedef struct {
-    const char *name;      //  long flag without the leading "--"
-    const char *env;       //  environment variable, or NULL
-    chat_opt_type_t type;  //  how value is parsed
-    const char *def;       //  default as text, or NULL for none
-    const char *help;      //  one line for --help
-    void *value;           //  where the parsed value goes (see chat_opt_type_t)
+    const char *name;     //  long flag without the leading "--"
+    const char *env;      //  environment variable, or NULL
+    chat_opt_type_t type; //  how value is parsed
+    const char *def;      //  default as text, or NULL for none
+    const char *help;     //  one line for --help
+    void *value;          //  where the parsed value goes (see chat_opt_type_t)
 } chat_option_t;
 
 //  Parses argv against options. Positional arguments are moved to the end of

@@ -2,9 +2,9 @@
 #include "chat_error.h"
 
 typedef struct {
-    Chat__Status status;   //  process-level status
-    const char *code;      //  client protocol error code
-    const char *message;   //  human text sent beside it
+    Chat__Status status; //  process-level status
+    const char *code;    //  client protocol error code
+    const char *message; //  human text sent beside it
 } s_entry_t;
 
 static const s_entry_t s_table[] = {

@@ -25,8 +25,8 @@ int chat_log_level_parse(const char *text)
     return -1;
 }
 
-__attribute__((format(printf, 2, 0)))
-static void s_vlog(chat_log_level_t level, const char *fmt, va_list args)
+__attribute__((format(printf, 2, 0))) static void s_vlog(chat_log_level_t level, const char *fmt,
+                                                         va_list args)
 {
     char stamp[32];
     struct timespec now;

@@ -22,9 +22,9 @@ typedef enum {
 
 //  State of one rate-limited call site; zero-initialise it (static is fine).
 typedef struct {
-    int64_t window_start;   //  monotonic ms when the current window began
-    unsigned printed;       //  lines printed in this window
-    unsigned suppressed;    //  lines dropped in this window
+    int64_t window_start; //  monotonic ms when the current window began
+    unsigned printed;     //  lines printed in this window
+    unsigned suppressed;  //  lines dropped in this window
 } chat_log_limit_t;
 
 //  Sets the name printed on every line and the lowest level printed.
@@ -33,8 +33,7 @@ void chat_log_init(const char *progname, chat_log_level_t level);
 //  Parses "debug", "info", "warn" or "error"; returns -1 for anything else.
 int chat_log_level_parse(const char *text);
 
-void chat_log(chat_log_level_t level, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+void chat_log(chat_log_level_t level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 void chat_log_limited(chat_log_limit_t *limit, chat_log_level_t level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -25,15 +25,15 @@
 
 //  A routing id (ROUTER) or a topic (PUB/SUB), copied out of its frame.
 typedef struct {
-    size_t size;                    //  bytes used in data
-    uint8_t data[CHAT_PEER_MAX];    //  not NUL-terminated
+    size_t size;                 //  bytes used in data
+    uint8_t data[CHAT_PEER_MAX]; //  not NUL-terminated
 } chat_peer_t;
 
 //  Results of chat_wire_recv.
-#define CHAT_WIRE_GOT 1         //  *env holds a decoded envelope (caller frees)
-#define CHAT_WIRE_EMPTY 0       //  nothing to read now
-#define CHAT_WIRE_BAD (-1)      //  a malformed message was read and dropped
-#define CHAT_WIRE_ERROR (-2)    //  the socket failed (context terminated, interrupted)
+#define CHAT_WIRE_GOT 1      //  *env holds a decoded envelope (caller frees)
+#define CHAT_WIRE_EMPTY 0    //  nothing to read now
+#define CHAT_WIRE_BAD (-1)   //  a malformed message was read and dropped
+#define CHAT_WIRE_ERROR (-2) //  the socket failed (context terminated, interrupted)
 
 //  Decodes one payload. Returns NULL (and counts a bad frame) when the bytes
 //  are not an Envelope or name no body. Free with chat_envelope_free.

@@ -19,10 +19,10 @@
 #include <unistd.h>
 
 struct chat_proc {
-    pid_t pid;          //  child's pid
-    bool exited;        //  waitpid has reaped it
-    int status;         //  its wait status once exited
-    char log[512];      //  path of its log file
+    pid_t pid;     //  child's pid
+    bool exited;   //  waitpid has reaped it
+    int status;    //  its wait status once exited
+    char log[512]; //  path of its log file
 };
 
 chat_proc_t *chat_proc_start(const char *program, const char *const *args, const char *dir,
@@ -111,6 +111,26 @@ int chat_proc_stop(chat_proc_t **proc_p)
     return status;
 }
 
+bool chat_proc_stop_clean(chat_proc_t **proc_p)
+{
+    if (!proc_p || !*proc_p)
+        return true;
+    chat_proc_t *proc = *proc_p;
+    bool was_alive = chat_proc_alive(proc);
+    char log[sizeof proc->log];
+    memcpy(log, proc->log, sizeof log);
+    int status = chat_proc_stop(proc_p);
+    bool clean = was_alive && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if (!clean) {
+        chat_proc_t copy = {.log = ""};
+        memcpy(copy.log, log, sizeof log);
+        fprintf(stderr, "process did not exit cleanly (alive before stop: %d, status 0x%x)\n",
+                was_alive, status);
+        chat_proc_dump_log(&copy);
+    }
+    return clean;
+}
+
 void chat_proc_dump_log(const chat_proc_t *proc)
 {
     FILE *f = fopen(proc->log, "r");
@@ -172,40 +192,8 @@ void chat_remove_tree(const char *path)
         fprintf(stderr, "could not remove %s\n", path);
 }
 
-Chat__Envelope *chat_request(const char *endpoint, Chat__Envelope *request, int timeout_ms)
-{
-    zsock_t *sock = zsock_new(ZMQ_DEALER);
-    chat_wire_tune(sock);
-    if (zsock_connect(sock, "%s", endpoint) != 0) {
-        zsock_destroy(&sock);
-        return NULL;
-    }
-    Chat__Envelope *reply = NULL;
-    if (chat_wire_send(sock, NULL, request) == 0 || errno == EAGAIN) {
-        //  A DEALER queues until connected; EAGAIN only when HWM is hit.
-        int64_t deadline = chat_mono_ms() + timeout_ms;
-        zpoller_t *poller = zpoller_new(sock, NULL);
-        while (!reply) {
-            int64_t left = deadline - chat_mono_ms();
-            if (left <= 0 || !zpoller_wait(poller, (int)left))
-                break;
-            Chat__Envelope *env = NULL;
-            if (chat_wire_recv(sock, NULL, &env) == CHAT_WIRE_GOT) {
-                if (env->req_id == request->req_id)
-                    reply = env;
-                else
-                    chat_envelope_free(&env);
-            }
-        }
-        zpoller_destroy(&poller);
-    }
-    zsock_destroy(&sock);
-    return reply;
-}
-
 bool chat_wait_for(const char *endpoint, Chat__Envelope *request,
-                   bool (*ready)(const Chat__Envelope *reply, void *arg), void *arg,
-                   int timeout_ms)
+                   bool (*ready)(const Chat__Envelope *reply, void *arg), void *arg, int timeout_ms)
 {
     int64_t deadline = chat_mono_ms() + timeout_ms;
     while (chat_mono_ms() < deadline) {

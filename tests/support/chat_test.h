@@ -7,6 +7,7 @@
 #define CHAT_TEST_H
 
 #include "chat.pb-c.h"
+#include "chat_request.h"
 
 #include <stdbool.h>
 #include <sys/types.h>
@@ -32,6 +33,11 @@ int chat_proc_signal(chat_proc_t *proc, int sig, int timeout_ms);
 //  Safe on NULL. Returns the wait status.
 int chat_proc_stop(chat_proc_t **proc);
 
+//  chat_proc_stop, then true when the process exited with status 0 (a
+//  sanitizer finding or a crash gives another status); prints the log's
+//  tail when it did not. Use it in teardown: cr_expect(chat_proc_stop_clean(&p)).
+bool chat_proc_stop_clean(chat_proc_t **proc);
+
 //  Prints the tail of a process's log to stderr (for failing tests).
 void chat_proc_dump_log(const chat_proc_t *proc);
 
@@ -47,10 +53,7 @@ char *chat_temp_dir(const char *tag);
 //  Removes a directory tree. Safe on NULL.
 void chat_remove_tree(const char *path);
 
-//  Sends one request to a DEALER-facing endpoint (registry, roomd) and waits up
-//  to timeout_ms for its reply. Returns the reply (free with
-//  chat_envelope_free) or NULL on timeout.
-Chat__Envelope *chat_request(const char *endpoint, Chat__Envelope *request, int timeout_ms);
+//  chat_request (common/chat_request.h) sends one request and waits for its reply.
 
 //  Calls chat_request every 50 ms until ready(reply) is true or timeout_ms
 //  passes. Returns true when ready.

@@ -9,7 +9,8 @@ static long s_port;
 static bool s_verbose;
 
 static chat_option_t s_options[] = {
-    {"registry", "CHAT_TEST_REGISTRY", CHAT_OPT_STRING, "tcp://127.0.0.1:5555", "registry", &s_endpoint},
+    {"registry", "CHAT_TEST_REGISTRY", CHAT_OPT_STRING, "tcp://127.0.0.1:5555", "registry",
+     &s_endpoint},
     {"port", "CHAT_TEST_PORT", CHAT_OPT_INT, "8080", "port", &s_port},
     {"verbose", "CHAT_TEST_VERBOSE", CHAT_OPT_BOOL, NULL, "verbose", &s_verbose},
     {NULL, NULL, 0, NULL, NULL, NULL},

@@ -7,19 +7,19 @@
 Test(text, counts_code_points_not_bytes)
 {
     cr_expect_eq(chat_utf8_length("abc", 3), 3);
-    cr_expect_eq(chat_utf8_length("h\xc3\xa9llo", 6), 5);       //  é
-    cr_expect_eq(chat_utf8_length("\xe6\x97\xa5", 3), 1);        //  日
-    cr_expect_eq(chat_utf8_length("\xf0\x9f\x98\x80", 4), 1);    //  emoji
+    cr_expect_eq(chat_utf8_length("h\xc3\xa9llo", 6), 5);     //  é
+    cr_expect_eq(chat_utf8_length("\xe6\x97\xa5", 3), 1);     //  日
+    cr_expect_eq(chat_utf8_length("\xf0\x9f\x98\x80", 4), 1); //  emoji
 }
 
 Test(text, rejects_invalid_utf8)
 {
-    cr_expect_eq(chat_utf8_length("\xc3", 1), -1);               //  truncated
-    cr_expect_eq(chat_utf8_length("\xc0\xaf", 2), -1);           //  overlong '/'
-    cr_expect_eq(chat_utf8_length("\xed\xa0\x80", 3), -1);       //  surrogate
-    cr_expect_eq(chat_utf8_length("\xf4\x90\x80\x80", 4), -1);   //  past U+10FFFF
+    cr_expect_eq(chat_utf8_length("\xc3", 1), -1);             //  truncated
+    cr_expect_eq(chat_utf8_length("\xc0\xaf", 2), -1);         //  overlong '/'
+    cr_expect_eq(chat_utf8_length("\xed\xa0\x80", 3), -1);     //  surrogate
+    cr_expect_eq(chat_utf8_length("\xf4\x90\x80\x80", 4), -1); //  past U+10FFFF
     cr_expect_eq(chat_utf8_length("\xff", 1), -1);
-    cr_expect_eq(chat_utf8_length("a\x80", 2), -1);              //  stray continuation
+    cr_expect_eq(chat_utf8_length("a\x80", 2), -1); //  stray continuation
 }
 
 Test(text, user_ids_follow_the_protocol)

@@ -69,7 +69,7 @@ Test(wire, a_request_round_trips_through_router_and_dealer)
     cr_assert_eq(chat_wire_send(pair.router, &peer, &out), 0);
     chat_envelope_free(&got);
     cr_assert_null(got);
-    chat_envelope_free(&got);  //  twice is harmless
+    chat_envelope_free(&got); //  twice is harmless
 
     cr_assert_eq(s_recv(pair.dealer, NULL, &got), CHAT_WIRE_GOT);
     cr_expect_eq(got->lookup_reply->status, CHAT__STATUS__STATUS_NOT_FOUND);
@@ -137,7 +137,7 @@ Test(wire, pub_sub_carries_the_topic)
     zsock_t *sub = zsock_new(ZMQ_SUB);
     zsock_set_subscribe(sub, "general");
     cr_assert_eq(zsock_connect(sub, "inproc://pubsub"), 0);
-    zclock_sleep(50);  //  let the subscription reach the publisher
+    zclock_sleep(50); //  let the subscription reach the publisher
 
     Chat__RoomEvent event = CHAT__ROOM_EVENT__INIT;
     event.room_id = "general";
