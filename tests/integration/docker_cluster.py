@@ -399,14 +399,26 @@ class ClusterTest:
         check(len(live) == 3, f"chatctl nodes shows three live roomds: {[n['node'] for n in live]}")
         health = wait_until("healthy containers", self.all_healthy, 120, interval=1)
         check(health, "every container's HEALTHCHECK reports healthy")
+        status, kind, body = self.http_get("/")
+        check(status == 200 and "html" in kind and b"<html" in body.lower(),
+              f"the gateway serves the web UI at / ({status}, {kind}, {len(body)} bytes)")
+
+    def http_get(self, path):
+        """(status, content type, body) of GET path on the published port."""
+        import http.client
+        conn = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=5)
+        try:
+            conn.request("GET", path)
+            response = conn.getresponse()
+            return response.status, response.getheader("Content-Type", ""), response.read()
+        finally:
+            conn.close()
 
     def healthz(self):
         import http.client
         try:
-            conn = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=3)
-            conn.request("GET", "/healthz")
-            return conn.getresponse().status == 200
-        except OSError:
+            return self.http_get("/healthz")[0] == 200
+        except (OSError, http.client.HTTPException):
             return False
 
     def all_healthy(self):
