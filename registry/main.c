@@ -16,7 +16,7 @@ int main(int argc, char **argv)
          "PUB endpoint for placement, room and node events", &config.pub_bind},
         {"data", "CHAT_DATA_DIR", CHAT_OPT_STRING, "./registry-data",
          "directory of the LMDB catalog", &config.data_dir},
-        {"map-size-mb", "CHAT_LMDB_MAP_MB", CHAT_OPT_INT, "256", "LMDB map size in MiB",
+        {"map-size-mb", "CHAT_MAP_SIZE_MB", CHAT_OPT_INT, "256", "LMDB map size in MiB",
          &config.map_size_mb},
         {"heartbeat-ms", "CHAT_HEARTBEAT_MS", CHAT_OPT_INT, "1000",
          "roomd heartbeat interval (and the PUB heartbeat)", &config.heartbeat_ms},

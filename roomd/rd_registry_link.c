@@ -1,0 +1,240 @@
+/*  rd_registry_link: see rd_registry_link.h. */
+#include "rd_registry_link.h"
+#include "chat_log.h"
+#include "chat_wire.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RD_REGISTER_RETRY_MS 100    //  next try when a register could not be sent
+#define RD_REGISTER_TIMEOUT_MS 3000 //  a sent register unanswered this long is sent again
+#define RD_HEARTBEAT_DEFAULT_MS 1000
+
+struct rd_registry_link {
+    void *dealer;              //  DEALER connected to the registry (borrowed)
+    rd_host_t *host;           //  where grants go (borrowed)
+    char *node;                //  node name
+    char *cmd_endpoint;        //  advertised ROUTER endpoint
+    char *pub_endpoint;        //  advertised PUB endpoint
+    uint32_t max_rooms;        //  sent at registration
+    int64_t heartbeat_flag_ms; //  --heartbeat-ms, 0 = from the registry
+    int64_t heartbeat_ms;      //  interval in use
+    char *instance;            //  current instance, or NULL
+    bool changed;              //  instance changed since rd_registry_link_take_change
+    bool need_register;        //  a (re-)registration is needed
+    uint64_t register_req;     //  req_id of the register in flight, 0 = none
+    int64_t next_register;     //  when to (re)send the register
+    int64_t next_heartbeat;    //  when the next heartbeat is due
+    int64_t last_reply;        //  monotonic ms of the registry's last reply
+    bool silent_logged;        //  "registry silent" was logged
+    uint64_t next_req;         //  req_id counter
+    uint64_t heartbeat_floor;  //  heartbeat replies to req_ids below it predate the registration
+    bool superseded;           //  the registry gave this node to a newer process: stay idle
+};
+
+rd_registry_link_t *rd_registry_link_new(void *dealer, rd_host_t *host,
+                                         const rd_registry_link_opts_t *opts)
+{
+    rd_registry_link_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->dealer = dealer;
+    self->host = host;
+    self->node = strdup(opts->node);
+    self->cmd_endpoint = strdup(opts->cmd_endpoint);
+    self->pub_endpoint = strdup(opts->pub_endpoint);
+    if (!self->node || !self->cmd_endpoint || !self->pub_endpoint) {
+        rd_registry_link_destroy(&self);
+        return NULL;
+    }
+    self->max_rooms = opts->max_rooms;
+    self->heartbeat_flag_ms = opts->heartbeat_ms;
+    self->heartbeat_ms = opts->heartbeat_ms > 0 ? opts->heartbeat_ms : RD_HEARTBEAT_DEFAULT_MS;
+    self->need_register = true;
+    return self;
+}
+
+void rd_registry_link_destroy(rd_registry_link_t **p)
+{
+    if (!p || !*p)
+        return;
+    rd_registry_link_t *self = *p;
+    free(self->node);
+    free(self->cmd_endpoint);
+    free(self->pub_endpoint);
+    free(self->instance);
+    free(self);
+    *p = NULL;
+}
+
+const char *rd_registry_link_instance(const rd_registry_link_t *self)
+{
+    return self->instance;
+}
+
+bool rd_registry_link_take_change(rd_registry_link_t *self)
+{
+    bool changed = self->changed;
+    self->changed = false;
+    return changed;
+}
+
+static uint64_t s_req_id(rd_registry_link_t *self)
+{
+    return ++self->next_req;
+}
+
+static void s_send_register(rd_registry_link_t *self, int64_t now_ms)
+{
+    Chat__RegisterRequest req = CHAT__REGISTER_REQUEST__INIT;
+    req.node = self->node;
+    req.cmd_endpoint = self->cmd_endpoint;
+    req.pub_endpoint = self->pub_endpoint;
+    req.max_rooms = self->max_rooms;
+    req.prev_instance = self->instance ? self->instance : "";
+    Chat__Envelope env = CHAT__ENVELOPE__INIT;
+    env.req_id = s_req_id(self);
+    env.body_case = CHAT__ENVELOPE__BODY_REGISTER;
+    env.register_ = &req;
+    if (chat_wire_send(self->dealer, NULL, &env) == 0) {
+        self->register_req = env.req_id;
+        self->next_register = now_ms + RD_REGISTER_TIMEOUT_MS;
+        chat_debug("register sent as node %s (prev instance \"%s\")", self->node,
+                   req.prev_instance);
+    } else {
+        self->next_register = now_ms + RD_REGISTER_RETRY_MS; //  registry not connected
+    }
+}
+
+static void s_send_heartbeat(rd_registry_link_t *self)
+{
+    Chat__NodeStats stats;
+    rd_host_stats(self->host, &stats);
+    Chat__HeartbeatRequest req = CHAT__HEARTBEAT_REQUEST__INIT;
+    req.instance = self->instance;
+    req.assigned_count = (uint32_t)rd_host_grant_count(self->host);
+    req.stats = &stats;
+    Chat__Envelope env = CHAT__ENVELOPE__INIT;
+    env.req_id = s_req_id(self);
+    env.body_case = CHAT__ENVELOPE__BODY_HEARTBEAT;
+    env.heartbeat = &req;
+    chat_wire_send(self->dealer, NULL, &env); //  EAGAIN: registry away; next beat will do
+}
+
+int64_t rd_registry_link_timers(rd_registry_link_t *self, int64_t now_ms)
+{
+    if (self->superseded)
+        return now_ms + 60000;
+    if (self->need_register) {
+        if (now_ms >= self->next_register)
+            s_send_register(self, now_ms);
+        return self->next_register;
+    }
+    if (now_ms >= self->next_heartbeat) {
+        s_send_heartbeat(self);
+        self->next_heartbeat = now_ms + self->heartbeat_ms;
+    }
+    if (self->last_reply && now_ms - self->last_reply > 5 * self->heartbeat_ms &&
+        !self->silent_logged) {
+        chat_warn("the registry has not answered for %" PRId64 " ms; serving the %zu rooms held",
+                  now_ms - self->last_reply, rd_host_grant_count(self->host));
+        self->silent_logged = true;
+    }
+    return self->next_heartbeat;
+}
+
+static void s_on_register_reply(rd_registry_link_t *self, const Chat__Envelope *env, int64_t now_ms)
+{
+    const Chat__RegisterReply *reply = env->register_reply;
+    if (env->req_id != self->register_req || !self->need_register) {
+        chat_debug("ignored a stale register reply");
+        return;
+    }
+    self->register_req = 0;
+    if (reply->status == CHAT__STATUS__STATUS_NOT_OWNER) {
+        //  A newer process of this node registered meanwhile: this one is stale.
+        chat_error("instance %s was superseded by a newer process of node %s: serving nothing;"
+                   " restart this roomd to take the node back",
+                   self->instance ? self->instance : "(none)", self->node);
+        rd_host_grant_all(self->host, NULL, 0);
+        self->superseded = true;
+        return;
+    }
+    if (reply->status != CHAT__STATUS__STATUS_OK || !reply->instance || !*reply->instance) {
+        chat_warn("registry refused the registration: status %d", (int)reply->status);
+        self->next_register = now_ms + RD_REGISTER_TIMEOUT_MS;
+        return;
+    }
+    bool changed = !self->instance || strcmp(self->instance, reply->instance) != 0;
+    if (changed) {
+        char *instance = strdup(reply->instance);
+        if (!instance)
+            return;
+        free(self->instance);
+        self->instance = instance;
+        self->changed = true;
+        rd_host_set_instance(self->host, instance);
+        //  A new instance holds exactly what this reply grants.
+        rd_host_grant_all(self->host, reply->assignments, reply->n_assignments);
+    } else {
+        for (size_t i = 0; i < reply->n_assignments; i++)
+            rd_host_grant(self->host, reply->assignments[i]);
+    }
+    if (self->heartbeat_flag_ms <= 0)
+        self->heartbeat_ms =
+            reply->heartbeat_ms > 0 ? reply->heartbeat_ms : RD_HEARTBEAT_DEFAULT_MS;
+    self->need_register = false;
+    self->heartbeat_floor = self->next_req + 1;
+    self->next_heartbeat = now_ms + self->heartbeat_ms;
+    chat_info("registered as %s%s with %zu rooms", self->instance, changed ? "" : " (kept)",
+              rd_host_grant_count(self->host));
+}
+
+static void s_on_heartbeat_reply(rd_registry_link_t *self, const Chat__Envelope *env,
+                                 int64_t now_ms)
+{
+    const Chat__HeartbeatReply *reply = env->heartbeat_reply;
+    if (env->req_id < self->heartbeat_floor || self->need_register)
+        return; //  answers a heartbeat of before the latest registration
+    if (reply->status == CHAT__STATUS__STATUS_UNKNOWN_INSTANCE) {
+        if (!self->need_register)
+            chat_info("registry does not know instance %s: registering again", self->instance);
+        self->need_register = true;
+        self->next_register = now_ms;
+        return;
+    }
+    if (reply->status != CHAT__STATUS__STATUS_OK)
+        return;
+    if (reply->full)
+        rd_host_grant_all(self->host, reply->assignments, reply->n_assignments);
+    else
+        for (size_t i = 0; i < reply->n_assignments; i++)
+            rd_host_grant(self->host, reply->assignments[i]);
+}
+
+void rd_registry_link_handle(rd_registry_link_t *self, const Chat__Envelope *env, int64_t now_ms)
+{
+    if (self->silent_logged)
+        chat_info("the registry answers again");
+    self->last_reply = now_ms;
+    self->silent_logged = false;
+    switch (env->body_case) {
+    case CHAT__ENVELOPE__BODY_REGISTER_REPLY:
+        s_on_register_reply(self, env, now_ms);
+        break;
+    case CHAT__ENVELOPE__BODY_HEARTBEAT_REPLY:
+        s_on_heartbeat_reply(self, env, now_ms);
+        break;
+    case CHAT__ENVELOPE__BODY_ASSIGN:
+        rd_host_assign(self->host, env->req_id, env->assign);
+        break;
+    case CHAT__ENVELOPE__BODY_ERROR:
+        chat_warn("registry answered an error: status %d %s", (int)env->error->status,
+                  env->error->message ? env->error->message : "");
+        break;
+    default:
+        chat_wire_count_bad("unexpected message from the registry");
+        break;
+    }
+}
