@@ -313,9 +313,9 @@ class ClusterTest:
             subprocess.run(project.down_cmd(), env=project.env, capture_output=True, timeout=180)
         # Untagged parents go too, down to the tagged Debian package stages.
         subprocess.run(["docker", "rmi", self.image, self.build_image], capture_output=True)
-        leftovers = subprocess.run(
-            ["docker", "ps", "-a", "-q", "--filter", f"label=com.docker.compose.project={self.tag}"],
-            capture_output=True, text=True).stdout.split()
+        leftovers = [c for p in self.projects() for c in subprocess.run(
+            ["docker", "ps", "-a", "-q", "--filter", f"label=com.docker.compose.project={p.name}"],
+            capture_output=True, text=True).stdout.split()]
         log("cleaned up" + (f" (containers left: {leftovers})" if leftovers else ""))
 
     def chatctl(self, *args):
