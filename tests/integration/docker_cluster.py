@@ -18,7 +18,9 @@ published gateway port:
      during and after;
   6. two more Compose projects (deploy/docker-compose.roomd.yml, as two other
      machines on their own networks) join the registry through its
-     published port; their roomds take rooms and serve them.
+     published port; their roomds take rooms and serve them;
+  7. `down` (volumes kept) and `up` again: the same nodes come back (each
+     roomd replica finds its slot's data and name) with every room's history.
 
 Everything started is removed at the end, pass or fail, and also when this
 process is killed (a reaper in its own session waits for it).
@@ -259,6 +261,24 @@ def assert_room_log(messages, acked, room):
             if by_seq.get(seq, {}).get("content") != content]
     check(not lost, f"{room}: every one of {len(acked)} acknowledged messages is in history"
           + (f" (lost: {lost[:5]})" if lost else ""))
+
+
+async def wait_for_history(client, room, last_seq, timeout=60):
+    """History of room once it reaches last_seq (a room may be unavailable
+    for a moment while its roomd registers again)."""
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            messages = await client.history(room)
+            if messages and messages[-1]["seq"] >= last_seq:
+                return messages
+        except Failure as error:
+            if time.monotonic() > end:
+                raise
+            log(f"{room}: {error}; again")
+        if time.monotonic() > end:
+            raise Failure(f"{room}: history does not reach seq {last_seq}")
+        await asyncio.sleep(0.5)
 
 
 def assert_in_order(client, room):
@@ -657,6 +677,27 @@ class ClusterTest:
             await self.check_receivers(room)
             assert_room_log(await self.bob.history(room), self.acked[room], room)
 
+    async def step_down_up(self):
+        """down (volumes kept) and up: same nodes, every room's history intact."""
+        nodes = {n["node"] for n in self.live_nodes()}
+        await self.alice.close()
+        await self.bob.close()
+        t0 = time.monotonic()
+        self.main.run("down", "-t", "5", timeout=300)
+        check(not self.main.containers("roomd"), "down removed the main project's containers")
+        self.main.run("up", "-d", "--no-build", "--scale", "roomd=3", timeout=300)
+        wait_until("the gateway's /healthz", self.healthz, 120)
+        back = wait_until("the same nodes live", lambda: nodes <= {n["node"] for n in self.live_nodes()}
+                          and nodes, 120)
+        self.timings["down/up -> live"] = time.monotonic() - t0
+        check(True, f"after down and up, the same {len(back)} nodes are live (roomd slots kept "
+              "their names and data)")
+        reader = await Client(self.url, "dave").open()
+        for room, acked in sorted(self.acked.items()):
+            messages = await wait_for_history(reader, room, acked[-1][0])
+            assert_room_log(messages, acked, room)
+        await reader.close()
+
     async def steps(self):
         await self.step_up()
         await self.step_chat()
@@ -665,8 +706,7 @@ class ClusterTest:
         await self.step_crash()
         await self.step_registry_restart()
         await self.step_remote_roomds()
-        await self.alice.close()
-        await self.bob.close()
+        await self.step_down_up()
 
 
 def main():
