@@ -1,0 +1,109 @@
+/*  gw_config: see gw_config.h. */
+#include "gw_config.h"
+#include "chat_config.h"
+#include "chat_log.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <string.h>
+
+#ifndef GW_DEFAULT_WWW
+#define GW_DEFAULT_WWW "www"
+#endif
+
+//  Entries of the option table, its end marker included.
+#define S_OPTIONS 19
+
+//  The option table over config's fields.
+static void s_table(gw_config_t *c, chat_option_t *opts)
+{
+    chat_option_t table[] = {
+        {"port", "CHAT_HTTP_PORT", CHAT_OPT_INT, "8080", "HTTP and WebSocket port", &c->port},
+        {"listen", "CHAT_HTTP_LISTEN", CHAT_OPT_STRING, "", "address to listen on (empty: all)",
+         &c->listen},
+        {"registry", "CHAT_REGISTRY", CHAT_OPT_STRING, "tcp://127.0.0.1:5555",
+         "registry ROUTER endpoint", &c->registry},
+        {"registry-pub", "CHAT_REGISTRY_PUB", CHAT_OPT_STRING, "",
+         "registry PUB endpoint (empty: registry port + 1)", &c->registry_pub},
+        {"www", "CHAT_WWW_DIR", CHAT_OPT_STRING, GW_DEFAULT_WWW, "directory of the web UI",
+         &c->www},
+        {"rate", "CHAT_RATE", CHAT_OPT_INT, "10",
+         "messages per second per connection (0: no limit)", &c->rate},
+        {"burst", "CHAT_BURST", CHAT_OPT_INT, "20", "messages a connection may send at once",
+         &c->burst},
+        {"queue-max", "CHAT_QUEUE_MAX", CHAT_OPT_INT, "4096",
+         "frames queued for a connection before it is closed as too slow", &c->queue_max},
+        {"max-pending", "CHAT_MAX_PENDING", CHAT_OPT_INT, "1024",
+         "requests a connection may have in flight to the cluster", &c->max_pending},
+        {"heartbeat-ms", "CHAT_HEARTBEAT_MS", CHAT_OPT_INT, "1000",
+         "GatewayHeartbeat interval to each roomd", &c->heartbeat_ms},
+        {"request-timeout-ms", "CHAT_REQUEST_TIMEOUT_MS", CHAT_OPT_INT, "1000",
+         "wait for the reply to one attempt of a request", &c->request_timeout_ms},
+        {"retry-ms", "CHAT_RETRY_MS", CHAT_OPT_INT, "2500",
+         "retry a room request this long before answering unavailable", &c->retry_ms},
+        {"rooms-info-timeout-ms", "CHAT_ROOMS_INFO_TIMEOUT_MS", CHAT_OPT_INT, "1000",
+         "getRooms waits this long for the roomds' figures", &c->rooms_info_timeout_ms},
+        {"registry-stale-ms", "CHAT_REGISTRY_STALE_MS", CHAT_OPT_INT, "3500",
+         "registry silent this long: unhealthy, re-read its snapshot", &c->registry_stale_ms},
+        {"client-idle-ms", "CHAT_CLIENT_IDLE_MS", CHAT_OPT_INT, "60000",
+         "close a client silent this long with 1001 (0: never)", &c->idle_ms},
+        {"ws-rx-buffer", "CHAT_WS_RX_BUFFER", CHAT_OPT_INT, "512",
+         "receive buffer per connection in bytes (larger messages are assembled)", &c->rx_buffer},
+        {"event-lib", "CHAT_EVENT_LIB", CHAT_OPT_STRING, "ev",
+         "event loop: ev (libev, epoll) or poll (lws's poll(), slow past a few thousand "
+         "connections)",
+         &c->event_lib},
+        {"log-level", "CHAT_LOG_LEVEL", CHAT_OPT_STRING, "info", "debug, info, warn or error",
+         &c->log_level},
+        {NULL, NULL, 0, NULL, NULL, NULL},
+    };
+    assert(sizeof table / sizeof table[0] == S_OPTIONS);
+    for (size_t i = 0; i < S_OPTIONS; i++)
+        opts[i] = table[i];
+}
+
+void gw_config_defaults(gw_config_t *config)
+{
+    chat_option_t opts[S_OPTIONS];
+    s_table(config, opts);
+    char *argv[] = {"gateway", NULL};
+    //  With an empty command line only defaults and CHAT_* apply; callers
+    //  (tests) overwrite what they need afterwards.
+    chat_config_parse("gateway", NULL, opts, 1, argv, NULL);
+}
+
+//  Settings that parse but make no sense. Returns 0 or -1 after printing.
+static int s_check(const gw_config_t *c)
+{
+    const char *bad = NULL;
+    if (c->port < 0 || c->port > 65535)
+        bad = "--port must be 0..65535";
+    else if (c->rate < 0 || c->burst < 1)
+        bad = "--rate must be >= 0 and --burst >= 1";
+    else if (c->queue_max < 8)
+        bad = "--queue-max must be >= 8";
+    else if (c->max_pending < 1 || c->max_pending > 65535)
+        bad = "--max-pending must be 1..65535";
+    else if (c->heartbeat_ms < 10 || c->request_timeout_ms < 10 || c->retry_ms < 0 ||
+             c->rooms_info_timeout_ms < 10 || c->registry_stale_ms < 10 || c->idle_ms < 0)
+        bad = "timeouts must be >= 10 ms";
+    else if (c->rx_buffer < 128 || c->rx_buffer > 65536)
+        bad = "--ws-rx-buffer must be 128..65536";
+    else if (strcmp(c->event_lib, "ev") != 0 && strcmp(c->event_lib, "poll") != 0)
+        bad = "--event-lib must be ev or poll";
+    else if (chat_log_level_parse(c->log_level) < 0)
+        bad = "--log-level must be debug, info, warn or error";
+    if (bad)
+        fprintf(stderr, "gateway: %s\n", bad);
+    return bad ? -1 : 0;
+}
+
+int gw_config_parse(gw_config_t *config, int argc, char **argv)
+{
+    chat_option_t opts[S_OPTIONS];
+    s_table(config, opts);
+    int rc = chat_config_parse("gateway", "[options]", opts, argc, argv, NULL);
+    if (rc != 0)
+        return rc;
+    return s_check(config);
+}

@@ -1,0 +1,33 @@
+/*  gw_config: the gateway's settings, each a flag with a CHAT_* variable. */
+#ifndef GW_CONFIG_H
+#define GW_CONFIG_H
+
+typedef struct {
+    long port;                  //  HTTP/WebSocket port (0 = any free port, see gw_server_port)
+    const char *listen;         //  interface or address to listen on ("" = all)
+    const char *registry;       //  registry ROUTER endpoint
+    const char *registry_pub;   //  registry PUB endpoint ("" = registry port + 1)
+    const char *www;            //  directory served at /
+    long rate;                  //  sendMessage/createRoom per second per connection (0 = no limit)
+    long burst;                 //  token bucket size
+    long queue_max;             //  frames queued per connection before it is closed (1008)
+    long max_pending;           //  requests in flight per connection, past this: rate_limited
+    long heartbeat_ms;          //  GatewayHeartbeat interval to each roomd
+    long request_timeout_ms;    //  wait for one attempt of a request
+    long retry_ms;              //  keep retrying a room request this long before unavailable
+    long rooms_info_timeout_ms; //  getRooms waits this long for the roomds' figures
+    long registry_stale_ms;     //  registry silent this long = unhealthy, re-read its snapshot
+    long idle_ms;               //  close a client silent this long with 1001 (0 = never)
+    long rx_buffer;             //  lws receive buffer per connection (bytes)
+    const char *event_lib;      //  "ev" (libev on epoll) or "poll" (lws's own)
+    const char *log_level;      //  debug, info, warn, error
+} gw_config_t;
+
+//  Fills config with the defaults (what an empty command line gives).
+void gw_config_defaults(gw_config_t *config);
+
+//  Parses argv and the environment. Returns 0, 1 after --help, -1 after an
+//  error was printed. Strings are borrowed from argv, environ or constants.
+int gw_config_parse(gw_config_t *config, int argc, char **argv);
+
+#endif

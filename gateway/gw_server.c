@@ -1,0 +1,296 @@
+/*  gw_server: see gw_server.h. */
+#include "gw_server.h"
+#include "chat_clock.h"
+#include "chat_log.h"
+#include "gw_bridge.h"
+#include "gw_http.h"
+#include "gw_ops.h"
+#include "gw_placement.h"
+#include "gw_registry.h"
+#include "gw_rooms.h"
+#include "gw_session.h"
+
+#include <ev.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+//  Period of the timer that runs deadlines, heartbeats and sweeps.
+#define S_TICK_US 20000
+//  Period of the idle sweep and the registry check.
+#define S_SWEEP_MS 1000
+//  Bytes a single send() may carry before lws buffers the rest.
+#define S_TX_PACKET (GW_SCRATCH_SIZE + 64)
+
+//  The gateway and what lws keeps pointers to for the context's life.
+typedef struct {
+    gw_t gw;                           //  first: a gw_t * is a s_server_t *
+    struct lws_protocols protocols[4]; //  chat.v1, gw-http, gw-zmq, end
+    struct lws_http_mount mounts[3];   //  /, /healthz, /metrics
+    char www[PATH_MAX];                //  absolute path of --www
+    struct ev_loop *loop;              //  our libev loop (epoll), or NULL for lws's poll()
+    ev_async stop_async;               //  wakes the loop to stop (signal-safe)
+    void *foreign_loops[1];            //  what lws is given: the loop
+} s_server_t;
+
+static int s_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                         size_t len)
+{
+    gw_t *gw = lws_context_user(lws_get_context(wsi));
+    gw_session_t *s = user;
+    switch (reason) {
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
+        char uri[64];
+        int n = lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI);
+        return n > 0 && strcmp(uri, "/ws") == 0 ? 0 : 1;
+    }
+    case LWS_CALLBACK_ESTABLISHED:
+        gw_session_open(gw, s, wsi);
+        return 0;
+    case LWS_CALLBACK_RECEIVE:
+        return gw_session_receive(gw, s, in, len);
+    case LWS_CALLBACK_RECEIVE_PONG:
+        gw_session_pong(gw, s);
+        return 0;
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        return gw_session_writeable(gw, s);
+    case LWS_CALLBACK_CLOSED:
+        gw_session_closed(gw, s);
+        return 0;
+    default:
+        return lws_callback_http_dummy(wsi, reason, user, in, len);
+    }
+}
+
+static void s_tick(lws_sorted_usec_list_t *sul)
+{
+    gw_t *gw = lws_container_of(sul, gw_t, tick);
+    int64_t now = chat_mono_ms();
+    gw_ops_tick(gw, now);
+    if (now >= gw->next_heartbeat_ms) {
+        gw->next_heartbeat_ms = now + gw->config.heartbeat_ms;
+        gw_rooms_heartbeat(gw);
+    }
+    if (now >= gw->next_sweep_ms) {
+        long sweep = gw->config.idle_ms > 0 && gw->config.idle_ms / 4 < S_SWEEP_MS
+                         ? gw->config.idle_ms / 4
+                         : S_SWEEP_MS;
+        gw->next_sweep_ms = now + sweep;
+        gw_session_sweep(gw, now);
+        gw_registry_tick(gw, now);
+        gw_rooms_tick(gw, now);
+    }
+    lws_sul_schedule(gw->context, 0, &gw->tick, s_tick, S_TICK_US);
+}
+
+//  lws's own log lines go through chat_log.
+static void s_lws_log(int level, const char *line)
+{
+    size_t n = strlen(line);
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        n--;
+    chat_log(level == LLL_ERR ? CHAT_LOG_ERROR : CHAT_LOG_WARN, "lws: %.*s", (int)n, line);
+}
+
+static void s_setup_lws(s_server_t *srv)
+{
+    gw_t *gw = &srv->gw;
+    srv->protocols[0] = (struct lws_protocols){
+        .name = "chat.v1",
+        .callback = s_ws_callback,
+        .per_session_data_size = sizeof(gw_session_t),
+        .rx_buffer_size = (size_t)gw->config.rx_buffer,
+        .tx_packet_size = S_TX_PACKET,
+    };
+    srv->protocols[1] = (struct lws_protocols){
+        .name = "gw-http",
+        .callback = gw_http_callback,
+        .per_session_data_size = sizeof(gw_http_pss_t),
+    };
+    srv->protocols[2] = (struct lws_protocols){.name = "gw-zmq", .callback = gw_bridge_callback};
+    memset(&srv->protocols[3], 0, sizeof srv->protocols[3]);
+
+    if (!realpath(gw->config.www, srv->www))
+        snprintf(srv->www, sizeof srv->www, "%s", gw->config.www);
+    memset(srv->mounts, 0, sizeof srv->mounts);
+    srv->mounts[0].mount_next = &srv->mounts[1];
+    srv->mounts[0].mountpoint = "/";
+    srv->mounts[0].mountpoint_len = 1;
+    srv->mounts[0].origin = srv->www;
+    srv->mounts[0].def = "index.html";
+    srv->mounts[0].origin_protocol = LWSMPRO_FILE;
+    const char *paths[2] = {"/healthz", "/metrics"};
+    for (int i = 0; i < 2; i++) {
+        struct lws_http_mount *m = &srv->mounts[1 + i];
+        m->mount_next = i == 0 ? &srv->mounts[2] : NULL;
+        m->mountpoint = paths[i];
+        m->mountpoint_len = (unsigned char)strlen(paths[i]);
+        m->protocol = "gw-http";
+        m->origin_protocol = LWSMPRO_CALLBACK;
+    }
+}
+
+static struct lws_context *s_create_context(s_server_t *srv, bool ipv6)
+{
+    gw_t *gw = &srv->gw;
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof info);
+    if (srv->loop) {
+        srv->foreign_loops[0] = srv->loop;
+        info.foreign_loops = srv->foreign_loops;
+        info.options |= LWS_SERVER_OPTION_LIBEV;
+    }
+    info.port = (int)gw->config.port;
+    info.iface = gw->config.listen && *gw->config.listen ? gw->config.listen : NULL;
+    info.protocols = srv->protocols;
+    info.mounts = srv->mounts;
+    info.user = gw;
+    info.options |= LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+    if (!ipv6)
+        info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+    info.vhost_name = "gateway";
+    info.max_http_header_pool = 256;
+    info.timeout_secs = 10;
+    struct lws_context *context = lws_create_context(&info);
+    if (!context)
+        return NULL;
+    gw->vhost = lws_create_vhost(context, &info);
+    if (!gw->vhost) {
+        lws_context_destroy(context);
+        return NULL;
+    }
+    return context;
+}
+
+static void s_on_stop(struct ev_loop *loop, ev_async *w, int revents)
+{
+    ev_break(loop, EVBREAK_ALL);
+}
+
+//  Our own libev loop on epoll: lws's default poll() scans every socket on
+//  every turn, which at 15k connections costs milliseconds per turn.
+static int s_loop_new(s_server_t *srv)
+{
+    srv->loop = ev_loop_new(EVBACKEND_EPOLL);
+    if (!srv->loop)
+        return -1;
+    ev_async_init(&srv->stop_async, s_on_stop);
+    ev_async_start(srv->loop, &srv->stop_async);
+    return 0;
+}
+
+static void s_loop_destroy(s_server_t *srv)
+{
+    if (srv->loop) {
+        ev_async_stop(srv->loop, &srv->stop_async);
+        ev_loop_destroy(srv->loop);
+        srv->loop = NULL;
+    }
+}
+
+static void s_make_id(gw_t *gw)
+{
+    uint8_t bytes[6] = {0};
+    if (getrandom(bytes, sizeof bytes, 0) != sizeof bytes) {
+        uint64_t t = (uint64_t)chat_mono_us() ^ (uint64_t)chat_wall_ms();
+        memcpy(bytes, &t, sizeof bytes);
+    }
+    snprintf(gw->id, sizeof gw->id, "gw-%02x%02x%02x%02x%02x%02x", bytes[0], bytes[1], bytes[2],
+             bytes[3], bytes[4], bytes[5]);
+}
+
+gw_t *gw_server_new(const gw_config_t *config)
+{
+    s_server_t *srv = calloc(1, sizeof *srv);
+    if (!srv)
+        return NULL;
+    gw_t *gw = &srv->gw;
+    gw->config = *config;
+    s_make_id(gw);
+    gw->conns = gw_idmap_new();
+    gw->ops = gw_ops_new();
+    gw->rooms = gw_rooms_new();
+    gw->placements = gw_placements_new();
+    gw->registry = gw_registry_new();
+    gw->scratch = malloc(LWS_PRE + GW_SCRATCH_SIZE);
+    gw->bridge = gw_bridge_new(gw);
+    if (!gw->scratch || !gw->bridge) {
+        gw_server_destroy(&gw);
+        return NULL;
+    }
+    lws_set_log_level(LLL_ERR | LLL_WARN, s_lws_log);
+    s_setup_lws(srv);
+    if (strcmp(gw->config.event_lib, "ev") == 0 && s_loop_new(srv) != 0)
+        chat_warn("no libev epoll loop: falling back to lws's poll()");
+    gw->context = s_create_context(srv, true);
+    if (!gw->context)
+        gw->context = s_create_context(srv, false);
+    if (!gw->context && srv->loop) {
+        //  lws loads its libev glue at run time (libwebsockets-evlib-ev).
+        chat_warn("lws refused the libev loop (is libwebsockets-evlib-ev installed?): "
+                  "falling back to lws's poll()");
+        s_loop_destroy(srv);
+        gw->context = s_create_context(srv, true);
+        if (!gw->context)
+            gw->context = s_create_context(srv, false);
+    }
+    if (!gw->context || gw_bridge_adopt(gw, gw->vhost, "gw-zmq") != 0) {
+        chat_error("cannot listen on port %ld", gw->config.port);
+        gw_server_destroy(&gw);
+        return NULL;
+    }
+    chat_info("gateway %s listening on port %ld (%s), serving %s", gw->id, gw->config.port,
+              srv->loop ? "epoll" : "poll", srv->www);
+    lws_sul_schedule(gw->context, 0, &gw->tick, s_tick, S_TICK_US);
+    return gw;
+}
+
+int gw_server_run(gw_t *gw)
+{
+    s_server_t *srv = (s_server_t *)gw;
+    if (srv->loop) {
+        if (!gw->stop)
+            ev_run(srv->loop, 0);
+        return 0;
+    }
+    while (!gw->stop)
+        if (lws_service(gw->context, 0) < 0)
+            return -1;
+    return 0;
+}
+
+void gw_server_stop(gw_t *gw)
+{
+    s_server_t *srv = (s_server_t *)gw;
+    gw->stop = 1;
+    if (srv->loop)
+        ev_async_send(srv->loop, &srv->stop_async);
+    else if (gw->context)
+        lws_cancel_service(gw->context);
+}
+
+void gw_server_destroy(gw_t **gw_p)
+{
+    if (!gw_p || !*gw_p)
+        return;
+    gw_t *gw = *gw_p;
+    gw->destroying = true;
+    if (gw->context) {
+        lws_sul_cancel(&gw->tick);
+        //  Closing the connections sends their leaves; then stop the bridge.
+        lws_context_destroy(gw->context);
+        gw->context = NULL;
+    }
+    gw_bridge_destroy(&gw->bridge);
+    gw_ops_destroy(&gw->ops);
+    gw_rooms_destroy(&gw->rooms);
+    gw_placements_destroy(&gw->placements);
+    gw_registry_destroy(&gw->registry);
+    gw_idmap_destroy(&gw->conns);
+    free(gw->scratch);
+    s_loop_destroy((s_server_t *)gw);
+    free(gw);
+    *gw_p = NULL;
+}
