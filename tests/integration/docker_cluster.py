@@ -419,9 +419,12 @@ class ClusterTest:
         check(len(live) == 3, f"chatctl nodes shows three live roomds: {[n['node'] for n in live]}")
         health = wait_until("healthy containers", self.all_healthy, 120, interval=1)
         check(health, "every container's HEALTHCHECK reports healthy")
-        status, kind, body = self.http_get("/")
-        check(status == 200 and "html" in kind and b"<html" in body.lower(),
-              f"the gateway serves the web UI at / ({status}, {kind}, {len(body)} bytes)")
+        if os.path.exists(os.path.join(SOURCE, "gateway", "www", "index.html")):
+            status, kind, body = self.http_get("/")
+            check(status == 200 and "html" in kind and b"<html" in body.lower(),
+                  f"the gateway serves the web UI at / ({status}, {kind}, {len(body)} bytes)")
+        else:
+            log("no gateway/www/index.html in the source: the web UI is not checked")
 
     def http_get(self, path):
         """(status, content type, body) of GET path on the published port."""
