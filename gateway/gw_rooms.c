@@ -180,18 +180,26 @@ static void s_give(gw_t *gw, gw_session_t *s, gw_buf_t *message, gw_buf_t *extra
 }
 
 //  Delivers message seq to every member past its cursor. ev carries the
-//  joined/left user when it came as an event (NULL from a repair).
+//  joined/left user when it came as an event (NULL from a repair, where the
+//  stored line's subject says it).
 static void s_deliver(gw_t *gw, gw_room_t *room, const Chat__ChatMessage *m,
                       const Chat__RoomEvent *ev)
 {
     gw_buf_t *message = gw_json_message_received(m);
     gw_buf_t *extra = NULL;
     const char *joined_user = NULL;
+    //  A line repaired from history names its subject itself.
+    const Chat__User *subject = m->subject && m->subject->id && *m->subject->id ? m->subject : NULL;
     if (ev && ev->joined && ev->joined->id && *ev->joined->id) {
         extra = gw_json_user_joined(room->id, ev->joined);
         joined_user = ev->joined->id;
     } else if (ev && ev->left_user_id && *ev->left_user_id) {
         extra = gw_json_user_left(room->id, ev->left_user_id);
+    } else if (subject && m->type == CHAT__MESSAGE_TYPE__MESSAGE_JOIN) {
+        extra = gw_json_user_joined(room->id, subject);
+        joined_user = subject->id;
+    } else if (subject && m->type == CHAT__MESSAGE_TYPE__MESSAGE_LEAVE) {
+        extra = gw_json_user_left(room->id, subject->id);
     }
     for (uint32_t i = 0; i < room->n_members; i++)
         if (room->members[i].cursor < m->seq)

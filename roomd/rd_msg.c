@@ -51,6 +51,12 @@ rd_msg_t *rd_msg_new(const rd_msg_fields_t *f)
     char *subject_nm = s_put(&cursor, subject_name, lens[6]);
     msg->subject_id = f->subject_id ? subject_id : NULL;
     msg->subject_name = f->subject_name ? subject_nm : NULL;
+    chat__user__init(&msg->subject);
+    if (msg->subject_id) {
+        msg->subject.id = subject_id;
+        msg->subject.name = subject_nm;
+        msg->pb.subject = &msg->subject;
+    }
     return msg;
 }
 
@@ -66,6 +72,10 @@ rd_msg_t *rd_msg_from_pb(const Chat__ChatMessage *pb)
         .type = pb->type,
         .client_msg_id = pb->client_msg_id,
     };
+    if (pb->subject && pb->subject->id && *pb->subject->id) {
+        f.subject_id = pb->subject->id;
+        f.subject_name = pb->subject->name && *pb->subject->name ? pb->subject->name : NULL;
+    }
     return rd_msg_new(&f);
 }
 

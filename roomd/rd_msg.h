@@ -4,7 +4,8 @@
  *  An rd_msg_t is one allocation: the protobuf view (pb) points into the
  *  text stored behind it, so a message can be packed without copying and
  *  freed with one free(). A join or leave line also names its subject (the
- *  user who became present or left) for the room event.
+ *  user who became present or left), stored with it, so that a gateway that
+ *  repairs a gap from history can still tell who came or went.
  */
 #ifndef RD_MSG_H
 #define RD_MSG_H
@@ -19,6 +20,7 @@ typedef struct {
     Chat__ChatMessage pb;     //  the message as sent and stored; strings point into text
     const char *subject_id;   //  join/leave line: the user who came or went; else NULL
     const char *subject_name; //  join line: that user's name; else NULL
+    Chat__User subject;       //  pb.subject points here on join/leave lines
     char text[];              //  NUL-terminated strings the pointers above refer to
 } rd_msg_t;
 

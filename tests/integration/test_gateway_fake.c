@@ -45,9 +45,12 @@ static chat_proc_t *s_gw;
 static int s_port;
 static zsock_t *s_room_pub; //  roomd PUB, used by the test thread only
 
+#define S_JOIN_LINE_SEQ 6 //  the stored line of bob's join
+
 //  The stored message seq of room "general".
 static void s_message(Chat__ChatMessage *m, uint64_t seq, char *content, size_t cap)
 {
+    static Chat__User bob = {PROTOBUF_C_MESSAGE_INIT(&chat__user__descriptor), "bob", "Bob"};
     snprintf(content, cap, "m%llu", (unsigned long long)seq);
     chat__chat_message__init(m);
     m->seq = seq;
@@ -56,6 +59,13 @@ static void s_message(Chat__ChatMessage *m, uint64_t seq, char *content, size_t 
     m->user_name = "Alice";
     m->content = content;
     m->timestamp = 1764370000000 + (int64_t)seq;
+    if (seq == S_JOIN_LINE_SEQ) {
+        m->user_id = "system";
+        m->user_name = "System";
+        snprintf(content, cap, "Bob joined the room");
+        m->type = CHAT__MESSAGE_TYPE__MESSAGE_JOIN;
+        m->subject = &bob;
+    }
 }
 
 static void s_publish_on(zsock_t *pub, uint64_t seq, bool tick)
@@ -413,6 +423,33 @@ Test(fake_cluster, events_out_of_order_duplicated_or_lost_arrive_in_order_once)
     cr_expect_geq(gaps, 1, "the lost 6 and the tail 9..12 were repaired");
     cr_expect_geq(repaired, 5);
     cr_expect_geq(dups, 3);
+    chat_ws_destroy(&ws);
+}
+
+Test(fake_cluster, a_join_line_repaired_from_history_still_announces_who_joined)
+{
+    chat_ws_t *ws = s_login("alice");
+    s_join(ws);
+    s_prime(ws);
+    //  2..6 are lost; 7 reveals the gap and 6, bob's join line, comes from history.
+    s_publish_on(s_room_pub, S_JOIN_LINE_SEQ + 1, false);
+    bool announced = false;
+    long long last_seq = 1;
+    while (last_seq < S_JOIN_LINE_SEQ + 1) {
+        cJSON *frame = chat_ws_recv_json(ws, 10000);
+        cr_assert_not_null(frame, "the repair never finished (last seq %lld)", last_seq);
+        const char *type = chat_json_str(frame, "type");
+        if (strcmp(type, "userJoined") == 0) {
+            cr_expect_eq(last_seq, S_JOIN_LINE_SEQ, "userJoined comes right after its line");
+            cr_expect_str_eq(chat_json_str(cJSON_GetObjectItem(frame, "user"), "id"), "bob");
+            cr_expect_str_eq(chat_json_str(cJSON_GetObjectItem(frame, "user"), "name"), "Bob");
+            announced = true;
+        } else if (strcmp(type, "messageReceived") == 0) {
+            last_seq = chat_json_int(cJSON_GetObjectItem(frame, "message"), "seq");
+        }
+        cJSON_Delete(frame);
+    }
+    cr_expect(announced, "the repaired join line came without userJoined");
     chat_ws_destroy(&ws);
 }
 

@@ -496,3 +496,41 @@ Test(room, commit_keeps_only_the_newest_hundred_in_memory)
     cr_expect_not_null(rd_room_msg(s_room, 202));
     cr_expect_not_null(rd_room_msg(s_room, 301));
 }
+
+Test(room, a_join_line_keeps_its_subject_through_storage)
+{
+    rd_msg_fields_t fields = {
+        .seq = 3,
+        .room_id = "general",
+        .user_id = "system",
+        .user_name = "System",
+        .content = "Bob joined the room",
+        .timestamp = 1,
+        .type = CHAT__MESSAGE_TYPE__MESSAGE_JOIN,
+        .subject_id = "bob",
+        .subject_name = "Bob",
+    };
+    rd_msg_t *line = rd_msg_new(&fields);
+    cr_assert_not_null(line);
+    uint8_t packed[256];
+    size_t len = chat__chat_message__pack(&line->pb, packed);
+    Chat__ChatMessage *stored = chat__chat_message__unpack(NULL, len, packed);
+    cr_assert_not_null(stored);
+    cr_assert_not_null(stored->subject, "the subject is stored with the line");
+    cr_expect_str_eq(stored->subject->id, "bob");
+    cr_expect_str_eq(stored->subject->name, "Bob");
+    rd_msg_t *reloaded = rd_msg_from_pb(stored);
+    cr_assert_not_null(reloaded);
+    cr_expect_str_eq(reloaded->subject_id, "bob");
+    cr_expect_str_eq(reloaded->pb.subject->name, "Bob");
+    chat__chat_message__free_unpacked(stored, NULL);
+    rd_msg_destroy(&reloaded);
+    rd_msg_destroy(&line);
+
+    fields.type = CHAT__MESSAGE_TYPE__MESSAGE_TEXT;
+    fields.subject_id = NULL;
+    fields.subject_name = NULL;
+    rd_msg_t *text = rd_msg_new(&fields);
+    cr_expect_null(text->pb.subject, "a text message has no subject");
+    rd_msg_destroy(&text);
+}
