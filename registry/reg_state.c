@@ -259,8 +259,8 @@ static char *s_new_room_id(reg_state_t *state, const char *name)
         size_t keep = strlen(slug);
         if (keep + (size_t)suffix_len > CHAT_ROOM_ID_MAX)
             keep = CHAT_ROOM_ID_MAX - (size_t)suffix_len;
-        snprintf(id, sizeof id, "%.*s%s", (int)keep, slug, suffix);
-        if (!zhashx_lookup(state->rooms, id))
+        int len = snprintf(id, sizeof id, "%.*s%s", (int)keep, slug, suffix);
+        if (len > 0 && (size_t)len < sizeof id && !zhashx_lookup(state->rooms, id))
             return strdup(id);
     }
 }

@@ -94,7 +94,9 @@ static void s_advertise(const char *bound, const char *host, char *out, size_t s
     for (int i = 0; i < 2; i++) {
         size_t len = strlen(wild[i]);
         if (strncmp(bound, wild[i], len) == 0) {
-            snprintf(out, size, "tcp://%s:%s", host, bound + len);
+            int n = snprintf(out, size, "tcp://%s:%s", host, bound + len);
+            if (n < 0 || (size_t)n >= size)
+                chat_warn("advertised endpoint for %s is too long: %s", bound, out);
             return;
         }
     }
