@@ -246,6 +246,7 @@ rd_server_t *rd_server_new(const rd_config_t *cfg)
         .pub_endpoint = self->pub_endpoint,
         .max_rooms = (uint32_t)cfg->max_rooms,
         .heartbeat_ms = cfg->heartbeat_ms,
+        .store = self->store,
     };
     self->link = self->host ? rd_registry_link_new(self->dealer, self->host, &link_opts) : NULL;
     if (!self->link) {
