@@ -43,3 +43,17 @@ const char *chat_status_message(Chat__Status status)
     const s_entry_t *entry = s_find(status);
     return entry ? entry->message : "Internal error";
 }
+
+const char *chat_message_type_name(Chat__MessageType type)
+{
+    switch (type) {
+    case CHAT__MESSAGE_TYPE__MESSAGE_SYSTEM:
+        return "system";
+    case CHAT__MESSAGE_TYPE__MESSAGE_JOIN:
+        return "join";
+    case CHAT__MESSAGE_TYPE__MESSAGE_LEAVE:
+        return "leave";
+    default:
+        return "text";
+    }
+}

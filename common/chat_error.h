@@ -1,5 +1,6 @@
-/*  chat_error: the one table from process-level statuses to the client
- *  protocol's error codes and messages (docs/protocol.md, "Errors").
+/*  chat_error: the tables from process-level enums to the client protocol's
+ *  names: statuses to error codes and messages (docs/protocol.md, "Errors"),
+ *  message types to messageType values.
  */
 #ifndef CHAT_ERROR_H
 #define CHAT_ERROR_H
@@ -12,5 +13,9 @@ const char *chat_status_code(Chat__Status status);
 
 //  A short human sentence for the same status, e.g. "Room not found".
 const char *chat_status_message(Chat__Status status);
+
+//  The protocol's messageType for a message type: "text", "system", "join"
+//  or "leave"; a value outside the enum gives "text".
+const char *chat_message_type_name(Chat__MessageType type);
 
 #endif

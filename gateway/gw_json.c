@@ -325,20 +325,6 @@ static void s_user(gw_buf_t **buf, const char *id, const char *name)
     gw_buf_puts(buf, ",\"avatar\":null,\"isOnline\":true}");
 }
 
-static const char *s_message_type(Chat__MessageType type)
-{
-    switch (type) {
-    case CHAT__MESSAGE_TYPE__MESSAGE_SYSTEM:
-        return "system";
-    case CHAT__MESSAGE_TYPE__MESSAGE_JOIN:
-        return "join";
-    case CHAT__MESSAGE_TYPE__MESSAGE_LEAVE:
-        return "leave";
-    default:
-        return "text";
-    }
-}
-
 static void s_message(gw_buf_t **buf, const Chat__ChatMessage *m)
 {
     gw_buf_puts(buf, "{\"id\":\"");
@@ -359,7 +345,7 @@ static void s_message(gw_buf_t **buf, const Chat__ChatMessage *m)
     gw_buf_puts(buf, ",\"timestamp\":");
     gw_buf_json_i64(buf, m->timestamp);
     gw_buf_puts(buf, ",\"messageType\":\"");
-    gw_buf_puts(buf, s_message_type(m->type));
+    gw_buf_puts(buf, chat_message_type_name(m->type));
     gw_buf_puts(buf, "\"}");
 }
 

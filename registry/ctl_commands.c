@@ -310,20 +310,6 @@ int ctl_create_room(const ctl_context_t *ctx, int argc, char **argv)
 
 // ---------------------------------------------------------------- history
 
-static const char *s_type_name(Chat__MessageType type)
-{
-    switch (type) {
-    case CHAT__MESSAGE_TYPE__MESSAGE_SYSTEM:
-        return "system";
-    case CHAT__MESSAGE_TYPE__MESSAGE_JOIN:
-        return "join";
-    case CHAT__MESSAGE_TYPE__MESSAGE_LEAVE:
-        return "leave";
-    default:
-        return "text";
-    }
-}
-
 static void s_print_history(const ctl_context_t *ctx, const char *room_id,
                             const Chat__HistoryReply *history)
 {
@@ -342,7 +328,7 @@ static void s_print_history(const ctl_context_t *ctx, const char *room_id,
             cJSON_AddStringToObject(msg, "userName", m->user_name);
             cJSON_AddStringToObject(msg, "content", m->content);
             cJSON_AddNumberToObject(msg, "timestamp", (double)m->timestamp);
-            cJSON_AddStringToObject(msg, "messageType", s_type_name(m->type));
+            cJSON_AddStringToObject(msg, "messageType", chat_message_type_name(m->type));
             cJSON_AddItemToArray(messages, msg);
         }
         cJSON_AddBoolToObject(obj, "hasMore", history->has_more);
@@ -361,7 +347,7 @@ static void s_print_history(const ctl_context_t *ctx, const char *room_id,
         for (char *p = content; *p; p++)
             if (*p == '\n' || *p == '\r' || *p == '\t')
                 *p = ' ';
-        const char *row[] = {seq, when, m->user_name, s_type_name(m->type), content};
+        const char *row[] = {seq, when, m->user_name, chat_message_type_name(m->type), content};
         ctl_table_add(table, row);
         free(content);
     }

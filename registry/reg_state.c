@@ -1,4 +1,5 @@
 /*  reg_state: see reg_state.h. */
+#define _GNU_SOURCE
 #include "reg_state.h"
 #include "chat_log.h"
 #include "chat_text.h"
@@ -259,8 +260,8 @@ static char *s_new_room_id(reg_state_t *state, const char *name)
         size_t keep = strlen(slug);
         if (keep + (size_t)suffix_len > CHAT_ROOM_ID_MAX)
             keep = CHAT_ROOM_ID_MAX - (size_t)suffix_len;
-        snprintf(id, sizeof id, "%.*s%s", (int)keep, slug, suffix);
-        if (!zhashx_lookup(state->rooms, id))
+        int len = snprintf(id, sizeof id, "%.*s%s", (int)keep, slug, suffix);
+        if (len > 0 && (size_t)len < sizeof id && !zhashx_lookup(state->rooms, id))
             return strdup(id);
     }
 }
@@ -367,6 +368,92 @@ static int s_commit_registration(reg_state_t *state, reg_node_t *node, bool regr
     return rc;
 }
 
+//  A name for an adopted room that no other room has: its own, else
+//  "<name> (<id>)" (caller frees).
+static char *s_free_name(reg_state_t *state, const char *name, const char *id)
+{
+    char key[CHAT_ROOM_NAME_MAX * 4 + 1];
+    reg_store_name_key(name, key, sizeof key);
+    const char *owner = zhashx_lookup(state->names, key);
+    if (!owner || strcmp(owner, id) == 0)
+        return strdup(name);
+    char *renamed = NULL;
+    if (asprintf(&renamed, "%.40s (%s)", name, id) < 0)
+        return NULL;
+    return renamed;
+}
+
+//  True when a held room's catalog fields are what a catalog may hold.
+static bool s_valid_held(const Chat__Assignment *held)
+{
+    const Chat__RoomInfo *room = held->room;
+    if (!room || !chat_valid_room_id(room->id) || !chat_valid_text(room->name, CHAT_ROOM_NAME_MAX))
+        return false;
+    long desc =
+        room->description ? chat_utf8_length(room->description, strlen(room->description)) : 0;
+    return desc >= 0 && desc <= CHAT_ROOM_DESC_MAX;
+}
+
+//  Takes into the catalog what a registering node says its data directory
+//  holds: a room the catalog lacks is added, placed on node; a room never
+//  placed is placed on node; a room placed on node whose stored epoch is
+//  ahead of the catalog's moves its epoch up. A room placed on another node
+//  is left where it is (logged: two nodes hold a history of it). This is
+//  what a registry that lost its data directory rebuilds its catalog from,
+//  so that no room is placed away from its history. Returns 0 or -1.
+static int s_adopt_held(reg_state_t *state, reg_node_t *node, const Chat__RegisterRequest *req)
+{
+    for (size_t i = 0; i < req->n_held; i++) {
+        const Chat__Assignment *held = req->held[i];
+        if (!s_valid_held(held)) {
+            chat_warn("node %s reported a malformed room: skipped", node->name);
+            continue;
+        }
+        const Chat__RoomInfo *info = held->room;
+        reg_room_t *room = zhashx_lookup(state->rooms, info->id);
+        if (room && room->node && strcmp(room->node, node->name) != 0) {
+            chat_warn("node %s holds a history of %s, which is placed on %s: left there",
+                      node->name, info->id, room->node);
+            continue;
+        }
+        if (room && room->node && room->epoch >= held->epoch)
+            continue; //  the catalog knows this already
+        bool created = !room;
+        if (created) {
+            room = calloc(1, sizeof *room);
+            room->id = s_strdup(info->id);
+            room->name = s_free_name(state, info->name, info->id);
+            room->description = s_strdup(info->description);
+            room->created_at = info->created_at;
+        }
+        Chat__RoomInfo rec_info;
+        Chat__RegistryRoomRecord rec;
+        s_fill_record(room, &rec_info, &rec);
+        rec.node = node->name;
+        rec.instance = node->instance;
+        rec.epoch = room->epoch > held->epoch ? room->epoch : held->epoch;
+        Chat__RegistryRoomRecord *recs[] = {&rec};
+        if (!room->name || reg_store_put(state->store, recs, 1, NULL, 0) != 0) {
+            if (created) {
+                void *item = room;
+                s_room_free(&item);
+            }
+            return -1;
+        }
+        if (!room->node)
+            node->rooms++;
+        s_set(&room->node, node->name);
+        s_set(&room->instance, node->instance);
+        room->epoch = rec.epoch;
+        room->acked = true;
+        if (created)
+            s_index_room(state, room);
+        chat_info("room %s: adopted from node %s at epoch %lu (%s)", room->id, node->name,
+                  (unsigned long)room->epoch, created ? "new to the catalog" : "placed there");
+    }
+    return 0;
+}
+
 Chat__Status reg_state_register(reg_state_t *state, const Chat__RegisterRequest *req,
                                 reg_node_t **node_out, bool *regranted)
 {
@@ -403,21 +490,22 @@ Chat__Status reg_state_register(reg_state_t *state, const Chat__RegisterRequest 
     s_set(&node->pub_endpoint, req->pub_endpoint);
     node->max_rooms = req->max_rooms;
 
+    if (created)
+        zhashx_insert(state->nodes, node->name, node);
+    if (s_adopt_held(state, node, req) != 0) {
+        chat_error("could not adopt the rooms node %s holds", node->name);
+        free(old_instance);
+        return CHAT__STATUS__STATUS_INTERNAL;
+    }
     bool regrant = !keep && node->rooms > 0;
     if (s_commit_registration(state, node, regrant) != 0) {
-        if (created) {
-            void *item = node;
-            s_node_free(&item);
-        } else {
-            node->boot = old_boot;
-            s_set(&node->instance, old_instance);
-        }
+        //  The node stays known (its adopted rooms name it); it registers again.
+        node->boot = old_boot;
+        s_set(&node->instance, old_instance);
         free(old_instance);
         return CHAT__STATUS__STATUS_INTERNAL;
     }
     free(old_instance);
-    if (created)
-        zhashx_insert(state->nodes, node->name, node);
     *node_out = node;
     *regranted = regrant;
     return CHAT__STATUS__STATUS_OK;

@@ -78,7 +78,10 @@ size_t reg_state_node_count(reg_state_t *state);
 Chat__Status reg_state_create_room(reg_state_t *state, const char *name, const char *description,
                                    int64_t now_wall_ms, reg_room_t **room);
 
-//  Registers a roomd (see docs/architecture.md, "Register"). On STATUS_OK,
+//  Registers a roomd (see docs/architecture.md, "Register"). The rooms the
+//  request says the roomd holds (held) are adopted into the catalog first:
+//  one the catalog lacks or never placed is placed on the node at the
+//  epoch the roomd stored. On STATUS_OK,
 //  *node is the node, and *regranted tells whether its rooms were granted
 //  to a new instance (their epochs moved). STATUS_BAD_REQUEST for invalid
 //  fields, STATUS_NOT_OWNER when prev_instance is older than the instance

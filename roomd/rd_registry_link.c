@@ -14,6 +14,7 @@
 struct rd_registry_link {
     void *dealer;              //  DEALER connected to the registry (borrowed)
     rd_host_t *host;           //  where grants go (borrowed)
+    rd_store_t *store;         //  rooms held, reported at registration (borrowed, may be NULL)
     char *node;                //  node name
     char *cmd_endpoint;        //  advertised ROUTER endpoint
     char *pub_endpoint;        //  advertised PUB endpoint
@@ -49,6 +50,7 @@ rd_registry_link_t *rd_registry_link_new(void *dealer, rd_host_t *host,
         return NULL;
     }
     self->max_rooms = opts->max_rooms;
+    self->store = opts->store;
     self->heartbeat_flag_ms = opts->heartbeat_ms;
     self->heartbeat_ms = opts->heartbeat_ms > 0 ? opts->heartbeat_ms : RD_HEARTBEAT_DEFAULT_MS;
     self->need_register = true;
@@ -85,6 +87,22 @@ static uint64_t s_req_id(rd_registry_link_t *self)
     return ++self->next_req;
 }
 
+//  The rooms the data directory holds, as assignments pointing into records.
+//  The arrays are the caller's to free (not the records).
+static Chat__Assignment **s_held(Chat__RoomdRoomRecord **records, size_t count,
+                                 Chat__Assignment **storage)
+{
+    *storage = calloc(count + 1, sizeof **storage);
+    Chat__Assignment **list = calloc(count + 1, sizeof *list);
+    for (size_t i = 0; *storage && list && i < count; i++) {
+        chat__assignment__init(&(*storage)[i]);
+        (*storage)[i].room = records[i]->room;
+        (*storage)[i].epoch = records[i]->epoch;
+        list[i] = &(*storage)[i];
+    }
+    return list;
+}
+
 static void s_send_register(rd_registry_link_t *self, int64_t now_ms)
 {
     Chat__RegisterRequest req = CHAT__REGISTER_REQUEST__INIT;
@@ -93,6 +111,16 @@ static void s_send_register(rd_registry_link_t *self, int64_t now_ms)
     req.pub_endpoint = self->pub_endpoint;
     req.max_rooms = self->max_rooms;
     req.prev_instance = self->instance ? self->instance : "";
+    //  A registry that lost its catalog learns from this where histories are.
+    Chat__RoomdRoomRecord **records = NULL;
+    size_t count = 0;
+    Chat__Assignment *storage = NULL;
+    Chat__Assignment **held = NULL;
+    if (self->store && rd_store_rooms(self->store, &records, &count) == RD_STORE_OK &&
+        (held = s_held(records, count, &storage)) && storage) {
+        req.held = held;
+        req.n_held = count;
+    }
     Chat__Envelope env = CHAT__ENVELOPE__INIT;
     env.req_id = s_req_id(self);
     env.body_case = CHAT__ENVELOPE__BODY_REGISTER;
@@ -105,6 +133,9 @@ static void s_send_register(rd_registry_link_t *self, int64_t now_ms)
     } else {
         self->next_register = now_ms + RD_REGISTER_RETRY_MS; //  registry not connected
     }
+    free(held);
+    free(storage);
+    rd_store_rooms_free(records, count);
 }
 
 static void s_send_heartbeat(rd_registry_link_t *self)

@@ -15,6 +15,7 @@
 
 #include "chat.pb-c.h"
 #include "rd_host.h"
+#include "rd_store.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -28,6 +29,7 @@ typedef struct {
     const char *pub_endpoint; //  advertised PUB endpoint
     uint32_t max_rooms;       //  0 = unlimited
     int64_t heartbeat_ms;     //  heartbeat interval; 0 = what the registry says
+    rd_store_t *store;        //  the data directory: its rooms are reported at registration
 } rd_registry_link_opts_t;
 
 //  A link sending on dealer (borrowed) and granting rooms to host

@@ -94,7 +94,9 @@ static void s_advertise(const char *bound, const char *host, char *out, size_t s
     for (int i = 0; i < 2; i++) {
         size_t len = strlen(wild[i]);
         if (strncmp(bound, wild[i], len) == 0) {
-            snprintf(out, size, "tcp://%s:%s", host, bound + len);
+            int n = snprintf(out, size, "tcp://%s:%s", host, bound + len);
+            if (n < 0 || (size_t)n >= size)
+                chat_warn("advertised endpoint for %s is too long: %s", bound, out);
             return;
         }
     }
@@ -244,6 +246,7 @@ rd_server_t *rd_server_new(const rd_config_t *cfg)
         .pub_endpoint = self->pub_endpoint,
         .max_rooms = (uint32_t)cfg->max_rooms,
         .heartbeat_ms = cfg->heartbeat_ms,
+        .store = self->store,
     };
     self->link = self->host ? rd_registry_link_new(self->dealer, self->host, &link_opts) : NULL;
     if (!self->link) {

@@ -213,6 +213,64 @@ int rd_store_room_get(rd_store_t *self, const char *room_id, Chat__RoomdRoomReco
     return result;
 }
 
+int rd_store_rooms(rd_store_t *self, Chat__RoomdRoomRecord ***records, size_t *count)
+{
+    *records = NULL;
+    *count = 0;
+    MDB_txn *txn;
+    if (s_read_begin(self, &txn) != 0)
+        return RD_STORE_ERROR;
+    MDB_cursor *cursor;
+    int rc = mdb_cursor_open(txn, self->rooms, &cursor);
+    if (rc != 0) {
+        chat_error("LMDB cursor: %s", mdb_strerror(rc));
+        mdb_txn_abort(txn);
+        return RD_STORE_ERROR;
+    }
+    size_t cap = 0;
+    Chat__RoomdRoomRecord **list = NULL;
+    MDB_val key, val;
+    for (rc = mdb_cursor_get(cursor, &key, &val, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cursor, &key, &val, MDB_NEXT)) {
+        Chat__RoomdRoomRecord *rec =
+            chat__roomd_room_record__unpack(NULL, val.mv_size, val.mv_data);
+        if (!rec || !rec->room || !rec->room->id || !*rec->room->id) {
+            chat_error("a room record that does not decode was skipped");
+            if (rec)
+                chat__roomd_room_record__free_unpacked(rec, NULL);
+            continue;
+        }
+        if (*count == cap) {
+            cap = cap ? cap * 2 : 16;
+            Chat__RoomdRoomRecord **grown = realloc(list, cap * sizeof *list);
+            if (!grown) {
+                chat__roomd_room_record__free_unpacked(rec, NULL);
+                rc = ENOMEM;
+                break;
+            }
+            list = grown;
+        }
+        list[(*count)++] = rec;
+    }
+    mdb_cursor_close(cursor);
+    mdb_txn_abort(txn);
+    if (rc != MDB_NOTFOUND) {
+        chat_error("LMDB walk of rooms: %s", mdb_strerror(rc));
+        rd_store_rooms_free(list, *count);
+        *count = 0;
+        return RD_STORE_ERROR;
+    }
+    *records = list;
+    return RD_STORE_OK;
+}
+
+void rd_store_rooms_free(Chat__RoomdRoomRecord **records, size_t count)
+{
+    for (size_t i = 0; records && i < count; i++)
+        chat__roomd_room_record__free_unpacked(records[i], NULL);
+    free(records);
+}
+
 //  The seq of the newest message of room_id in txn (0 when none).
 static int s_last_seq(rd_store_t *self, MDB_txn *txn, const char *room_id, uint64_t *last_seq)
 {

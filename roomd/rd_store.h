@@ -46,6 +46,14 @@ int rd_store_node_put(rd_store_t *self, const char *name);
 //  RD_STORE_NOTFOUND or RD_STORE_ERROR (also for a record that does not decode).
 int rd_store_room_get(rd_store_t *self, const char *room_id, Chat__RoomdRoomRecord **record);
 
+//  Reads every room record into a new array *records of *count items (free
+//  with rd_store_rooms_free). Records that do not decode are skipped and
+//  logged. Returns RD_STORE_OK or RD_STORE_ERROR (then *records is NULL).
+int rd_store_rooms(rd_store_t *self, Chat__RoomdRoomRecord ***records, size_t *count);
+
+//  Frees what rd_store_rooms returned. Safe on NULL.
+void rd_store_rooms_free(Chat__RoomdRoomRecord **records, size_t count);
+
 //  Sets *last_seq to the seq of the room's newest stored message (0 when
 //  none). Returns RD_STORE_OK or RD_STORE_ERROR.
 int rd_store_last_seq(rd_store_t *self, const char *room_id, uint64_t *last_seq);

@@ -238,3 +238,44 @@ Test(roomd_failover, the_node_name_stays_with_the_data_and_wildcard_binds_are_ad
     cr_expect_str_eq(cmd, want);
     cr_expect_eq(max_rooms, 5);
 }
+
+Test(roomd_failover, a_registry_that_lost_its_data_rebuilds_placements_from_the_roomds)
+{
+    char book[72];
+    rdt_create_room(&s_cluster, "Book Club", book);
+    const char *rooms[] = {book, "general", "random"};
+    rdt_place_t before[3];
+    rdt_gw_t *gw = rdt_gw_new("gw-lost");
+    uint64_t next_seq[3];
+    for (int i = 0; i < 3; i++) {
+        rdt_lookup(&s_cluster, rooms[i], &before[i]);
+        rdt_gw_connect(gw, &before[i]);
+        rdt_gw_join(gw, &before[i], "ann", 3);
+        for (int k = 0; k < 5; k++)
+            next_seq[i] = rdt_gw_say(gw, &before[i], "ann", 3, "before the loss", NULL) + 1;
+    }
+
+    //  The registry dies and its data directory is gone.
+    int status = chat_proc_signal(s_cluster.registry, SIGKILL, 5000);
+    cr_assert(WIFSIGNALED(status));
+    chat_proc_stop(&s_cluster.registry);
+    char data[600];
+    snprintf(data, sizeof data, "rm -rf '%s/registry'", s_cluster.dir);
+    cr_assert_eq(system(data), 0);
+    rdt_registry_start(&s_cluster);
+    rdt_wait_live(&s_cluster, 2);
+
+    //  Every room is found where its history is, and its seq continues.
+    for (int i = 0; i < 3; i++) {
+        rdt_place_t after;
+        rdt_lookup(&s_cluster, rooms[i], &after);
+        cr_expect_str_eq(after.node, before[i].node, "%s moved away from its history", rooms[i]);
+        cr_expect_geq(after.epoch, before[i].epoch, "%s went back in epoch", rooms[i]);
+        rdt_gw_connect(gw, &after);
+        if (strcmp(after.instance, before[i].instance) != 0 || after.epoch != before[i].epoch)
+            rdt_gw_join(gw, &after, "ann", 3);
+        uint64_t seq = rdt_gw_say(gw, &after, "ann", 3, "after the loss", NULL);
+        cr_expect_geq(seq, next_seq[i], "%s reused seq %llu", rooms[i], (unsigned long long)seq);
+    }
+    rdt_gw_destroy(&gw);
+}

@@ -236,3 +236,91 @@ Test(registry_state, nodes_are_found_by_instance)
     cr_expect_null(reg_state_node_by_instance(s_state, "/1"));
     cr_expect_null(reg_state_node_by_instance(s_state, "garbage"));
 }
+
+//  Registers node with the given held rooms (id, name, epoch triples).
+static Chat__Status s_register_holding(const char *node, const char *prev, const char *const *held,
+                                       size_t count, reg_node_t **out, bool *regranted)
+{
+    Chat__RoomInfo infos[8];
+    Chat__Assignment items[8];
+    Chat__Assignment *list[8];
+    for (size_t i = 0; i < count; i++) {
+        chat__room_info__init(&infos[i]);
+        infos[i].id = (char *)held[3 * i];
+        infos[i].name = (char *)held[3 * i + 1];
+        infos[i].description = "held";
+        infos[i].created_at = 77;
+        chat__assignment__init(&items[i]);
+        items[i].room = &infos[i];
+        items[i].epoch = strtoull(held[3 * i + 2], NULL, 10);
+        list[i] = &items[i];
+    }
+    char cmd[64], pub[64];
+    snprintf(cmd, sizeof cmd, "tcp://%s:5600", node);
+    snprintf(pub, sizeof pub, "tcp://%s:5601", node);
+    Chat__RegisterRequest req = CHAT__REGISTER_REQUEST__INIT;
+    req.node = (char *)node;
+    req.cmd_endpoint = cmd;
+    req.pub_endpoint = pub;
+    req.prev_instance = (char *)(prev ? prev : "");
+    req.held = list;
+    req.n_held = count;
+    return reg_state_register(s_state, &req, out, regranted);
+}
+
+Test(registry_state, a_catalog_that_lost_its_data_adopts_the_rooms_a_roomd_holds)
+{
+    //  This catalog is new: it has the default rooms, never placed.
+    const char *held[] = {"book-club", "Book Club", "4", "general", "general",
+                          "6",         "Bad Id!",   "x", "1"};
+    reg_node_t *node = NULL;
+    bool regranted = false;
+    cr_assert_eq(s_register_holding("roomd-a", "roomd-a/3", held, 3, &node, &regranted),
+                 CHAT__STATUS__STATUS_OK);
+    cr_expect_str_eq(node->instance, "roomd-a/3", "the roomd's instance is kept");
+    cr_expect_not(regranted);
+    reg_room_t *book = reg_state_room(s_state, "book-club");
+    cr_assert_not_null(book, "a room the catalog lacked is added");
+    cr_expect_str_eq(book->name, "Book Club");
+    cr_expect_str_eq(book->description, "held");
+    cr_expect_eq(book->created_at, 77);
+    cr_expect_str_eq(book->node, "roomd-a");
+    cr_expect_str_eq(book->instance, "roomd-a/3");
+    cr_expect_eq(book->epoch, 4, "the epoch the roomd stored");
+    reg_room_t *general = reg_state_room(s_state, "general");
+    cr_expect_str_eq(general->node, "roomd-a", "a never-placed room goes where its history is");
+    cr_expect_eq(general->epoch, 6);
+    cr_expect_null(reg_state_room(s_state, "Bad Id!"), "malformed rooms are skipped");
+    cr_expect_eq(node->rooms, 2);
+    cr_expect_eq(reg_state_rooms_granted(s_state, node), 2);
+
+    //  It survives a reopen, and a taken name is made unique.
+    s_close();
+    s_open();
+    reg_room_t *created = NULL;
+    cr_assert_eq(reg_state_create_room(s_state, "Book Club", "", 1, &created),
+                 CHAT__STATUS__STATUS_ROOM_EXISTS);
+    cr_assert_eq(reg_state_create_room(s_state, "Chess", "", 1, &created), CHAT__STATUS__STATUS_OK);
+    const char *chess[] = {"chess-old", "chess", "2"};
+    cr_assert_eq(s_register_holding("roomd-b", NULL, chess, 1, &node, &regranted),
+                 CHAT__STATUS__STATUS_OK);
+    reg_room_t *old = reg_state_room(s_state, "chess-old");
+    cr_assert_not_null(old);
+    cr_expect_str_eq(old->name, "chess (chess-old)");
+    cr_expect_eq(old->epoch, 3, "a new instance takes its rooms at epoch + 1");
+}
+
+Test(registry_state, a_room_placed_elsewhere_is_not_taken_by_another_holder)
+{
+    reg_node_t *a = s_live_node("roomd-a");
+    reg_room_t *general = reg_state_room(s_state, "general");
+    cr_assert_eq(reg_state_grant(s_state, general, a), 0);
+    const char *held[] = {"general", "general", "9"};
+    reg_node_t *b = NULL;
+    bool regranted;
+    cr_assert_eq(s_register_holding("roomd-b", NULL, held, 1, &b, &regranted),
+                 CHAT__STATUS__STATUS_OK);
+    cr_expect_str_eq(general->node, "roomd-a");
+    cr_expect_eq(general->epoch, 1);
+    cr_expect_eq(b->rooms, 0);
+}
