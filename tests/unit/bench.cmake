@@ -4,3 +4,4 @@ chat_add_test(NAME unit_bench_scan SOURCES unit/test_bench_scan.c LIBS bench_cor
 chat_add_test(NAME unit_bench_track SOURCES unit/test_bench_track.c LIBS bench_core TIMEOUT 30)
 chat_add_test(NAME unit_bench_report SOURCES unit/test_bench_report.c
               LIBS bench_core PkgConfig::CJSON TIMEOUT 30)
+chat_add_test(NAME unit_bench_conn SOURCES unit/test_bench_conn.c LIBS bench_core TIMEOUT 30)
