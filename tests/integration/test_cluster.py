@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """deploy/cluster itself: up with 2 roomds and 2 gateways, status, a message
 crossing gateways, refusals (second up, a taken port), and down leaving no
-process behind."""
+process behind; flags passed through to the programs, and restart-gateways
+(what the benchmark scripts use)."""
 
 import asyncio
 import os
@@ -32,6 +33,24 @@ def processes_mentioning(text):
     return found
 
 
+def cmdline(pid):
+    """The argv of a running process."""
+    with open(f'/proc/{pid}/cmdline', 'rb') as f:
+        return [a.decode() for a in f.read().split(b'\0')[:-1]]
+
+
+def pid_records(data):
+    """name -> (pid, start time) from the pid files: a process restarted
+    under the same pid would still show as new."""
+    records = {}
+    for name in os.listdir(data):
+        if name.endswith('.pid'):
+            with open(os.path.join(data, name)) as f:
+                pid, started = f.read().split()[:2]
+            records[name[:-4]] = (int(pid), started)
+    return records
+
+
 def pid_files(data):
     pids = {}
     for name in os.listdir(data):
@@ -46,8 +65,9 @@ class ClusterScriptTest(unittest.TestCase):
         c = Cluster()
         self.addCleanup(c.cleanup)
         out = c.run('--help').stdout
-        for flag in ('up', 'down', 'status', '--roomd', '--gateways', '--port', '--base-port',
-                     '--data', '--bin', '--timeout', '--listen'):
+        for flag in ('up', 'down', 'status', 'restart-gateways', '--roomd', '--gateways', '--port',
+                     '--base-port', '--data', '--bin', '--timeout', '--listen', '--gateway-flags',
+                     '--roomd-flags', '--gateway-bin', '--roomd-bin', '--log-level'):
             self.assertIn(flag, out)
 
     def test_up_status_cross_gateway_message_and_down_leaves_nothing(self):
@@ -143,6 +163,129 @@ class ClusterScriptTest(unittest.TestCase):
         self.assertIn('--node roomd1', proc.stderr)   # the log's first line names the command
         self.assertEqual(pid_files(c.data), {})
         self.assertEqual(processes_mentioning(c.data), [])
+
+
+    def test_gateway_and_roomd_flags_and_the_log_level_reach_every_process(self):
+        c = Cluster(roomds=1, gateways=2, extra=(
+            '--gateway-flags', "--rate 0 --queue-max '5000'", '--roomd-flags', '--max-batch 500',
+            '--log-level', 'warn'))
+        self.addCleanup(c.cleanup)
+        self.addCleanup(c.down)
+        c.up()
+        for name in ('gateway1', 'gateway2'):
+            argv = cmdline(c.pid(name))
+            self.assertEqual(argv[-4:], ['--rate', '0', '--queue-max', '5000'], argv)
+            self.assertIn('--log-level warn', ' '.join(argv))
+        argv = cmdline(c.pid('roomd1'))
+        self.assertEqual(argv[-2:], ['--max-batch', '500'], argv)
+        self.assertIn('--log-level warn', ' '.join(argv))
+        self.assertIn('--log-level warn', ' '.join(cmdline(c.pid('registry'))))
+        # --rate 0 in effect: far more than the default burst (20) at once, all acked.
+        acks = asyncio.run(self.burst_of_messages(c.ws_url(1), 60))
+        self.assertEqual(acks, ['messageAck'] * 60)
+        c.assert_clean_logs()
+
+    async def burst_of_messages(self, url, count):
+        client = await Client.open(url, 'burst', 'Burst')
+        try:
+            reply = await client.request({'type': 'joinRoom', 'roomId': 'general'})
+            self.assertEqual(reply['type'], 'roomJoined', reply)
+            refs = [f'b{i}' for i in range(count)]
+            for ref in refs:
+                await client.send({'type': 'sendMessage', 'roomId': 'general',
+                                   'content': f'burst {ref}', 'ref': ref})
+            replies = []
+            for ref in refs:
+                replies.append((await client.expect(lambda m, ref=ref: m.get('ref') == ref))['type'])
+            return replies
+        finally:
+            await client.close()
+
+    def test_restart_gateways_starts_new_healthy_gateways_with_the_same_flags_and_leaves_the_rest(self):
+        c = Cluster(roomds=1, gateways=2, extra=('--gateway-flags', '--rate 0'))
+        self.addCleanup(c.cleanup)
+        self.addCleanup(c.down)
+        c.up()
+        before = pid_records(c.data)
+        argv_before = {g: cmdline(c.pid(g)) for g in ('gateway1', 'gateway2')}
+
+        proc = c.run('restart-gateways', '--timeout', '120')
+        self.assertIn(c.url(0), proc.stdout)
+        self.assertIn(c.url(1), proc.stdout)
+        after = pid_records(c.data)
+        for name in ('registry', 'roomd1'):
+            self.assertEqual(after[name], before[name], f'{name} was restarted')
+            self.assertTrue(self.alive(before[name][0]), name)
+        for name in ('gateway1', 'gateway2'):
+            self.assertNotEqual(after[name], before[name], f'{name} was not restarted')
+            self.assertFalse(self.alive(before[name][0]), f'old {name} still runs')
+            self.assertEqual(cmdline(after[name][0]), argv_before[name])
+        status = c.status()
+        self.assertEqual(status.returncode, 0, status.stdout + status.stderr)
+        self.assertEqual(status.stdout.count('healthy'), 4, status.stdout)
+        asyncio.run(self.message_crosses_gateways(c))
+
+        c.down()
+        for name, (pid, _) in after.items():
+            self.assertFalse(self.alive(pid), f'{name} ({pid}) still runs')
+        c.assert_clean_logs()
+
+    def test_restart_gateways_settings_apply_once_and_a_failed_restart_leaves_registry_and_roomds(self):
+        bin_dir = tempfile.mkdtemp(prefix='chat-ui-bin-')
+        self.addCleanup(shutil.rmtree, bin_dir, True)
+        other = os.path.join(bin_dir, 'gateway-b')
+        shutil.copy2(os.path.join(BIN_DIR, 'gateway'), other)
+        c = Cluster(roomds=1, gateways=1, extra=('--gateway-flags', '--rate 0'))
+        self.addCleanup(c.cleanup)
+        self.addCleanup(c.down)
+        c.up()
+        kept = {n: r for n, r in pid_records(c.data).items() if n != 'gateway1'}
+
+        # Another binary, no extra flags, another log level: this restart only.
+        c.run('restart-gateways', '--gateway-bin', other, '--gateway-flags', '', '--log-level', 'debug',
+              '--timeout', '120')
+        argv = cmdline(c.pid('gateway1'))
+        self.assertEqual(os.path.realpath(f'/proc/{c.pid("gateway1")}/exe'), os.path.realpath(other))
+        self.assertNotIn('--rate', argv)
+        self.assertEqual(argv[-2:], ['--log-level', 'debug'], argv)
+        self.assertEqual(c.status().returncode, 0)
+
+        # A gateway that cannot start: reported with its log, nothing left half up.
+        failed = c.run('restart-gateways', '--gateway-flags', '--no-such-flag 1', check=False)
+        self.assertNotEqual(failed.returncode, 0)
+        self.assertIn('gateway1 died at start', failed.stderr)
+        self.assertIn('--no-such-flag', failed.stderr)
+        self.assertIn('the registry and the roomds still run', failed.stderr)
+        status = c.status()
+        self.assertNotEqual(status.returncode, 0)
+        rows = {line.split()[0]: line.split()[2] for line in status.stdout.splitlines()[1:]}
+        self.assertEqual(rows, {'registry': 'healthy', 'roomd1': 'healthy', 'gateway1': 'down'},
+                         status.stdout)
+
+        # A plain restart brings back up's settings.
+        c.run('restart-gateways', '--timeout', '120')
+        argv = cmdline(c.pid('gateway1'))
+        self.assertEqual(os.path.realpath(f'/proc/{c.pid("gateway1")}/exe'),
+                         os.path.realpath(os.path.join(BIN_DIR, 'gateway')))
+        self.assertEqual(argv[-2:], ['--rate', '0'], argv)
+        self.assertEqual(c.status().returncode, 0)
+        self.assertEqual({n: r for n, r in pid_records(c.data).items() if n != 'gateway1'}, kept)
+        c.assert_clean_logs()
+
+    def test_restart_gateways_refuses_options_of_up_and_a_directory_without_a_cluster(self):
+        c = Cluster()
+        self.addCleanup(c.cleanup)
+        proc = c.run('restart-gateways', check=False)
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertIn('no cluster in', proc.stderr)
+        for args in (('--port', '9000'), ('--gateways', '3'), ('--roomd-flags', '--max-batch 1')):
+            proc = c.run('restart-gateways', *args, check=False)
+            self.assertNotEqual(proc.returncode, 0)
+            self.assertIn(f'{args[0]} is for up only', proc.stderr)
+        proc = c.run('up', '--gateway-flags', "--rate '0", check=False)
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertIn('cannot split', proc.stderr)
+        self.assertEqual(pid_files(c.data), {})
 
 
 if __name__ == '__main__':

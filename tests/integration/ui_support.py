@@ -41,11 +41,13 @@ def free_range(count):
 
 
 class Cluster:
-    """deploy/cluster up in a temp dir; down() always (use as a context manager)."""
+    """deploy/cluster up in a temp dir; down() always (use as a context manager).
+    extra: more arguments for up (e.g. '--gateway-flags', '--rate 0')."""
 
-    def __init__(self, roomds=2, gateways=1):
+    def __init__(self, roomds=2, gateways=1, extra=()):
         self.roomds = roomds
         self.gateways = gateways
+        self.extra = list(extra)
         self.data = tempfile.mkdtemp(prefix='chat-ui-test-')
         self.port = None
         self.base_port = None
@@ -68,7 +70,7 @@ class Cluster:
             self.base_port = free_range(2 * self.roomds + 2)
             proc = self.run('up', '--roomd', str(self.roomds), '--gateways', str(self.gateways),
                             '--port', str(self.port), '--base-port', str(self.base_port),
-                            '--listen', '127.0.0.1', '--timeout', '120', check=False)
+                            '--listen', '127.0.0.1', '--timeout', '120', *self.extra, check=False)
             if proc.returncode == 0:
                 self.up_output = proc.stdout
                 return self
