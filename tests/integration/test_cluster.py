@@ -165,13 +165,21 @@ class ClusterScriptTest(unittest.TestCase):
         self.assertEqual(processes_mentioning(c.data), [])
 
 
-    def test_gateway_and_roomd_flags_and_the_log_level_reach_every_process(self):
+    def test_gateway_and_roomd_flags_programs_and_the_log_level_reach_every_process(self):
+        bin_dir = tempfile.mkdtemp(prefix='chat-ui-bin-')
+        self.addCleanup(shutil.rmtree, bin_dir, True)
+        roomd_b = os.path.join(bin_dir, 'roomd-b')
+        gateway_b = os.path.join(bin_dir, 'gateway b')   # a space, to test the quoting
+        shutil.copy2(os.path.join(BIN_DIR, 'roomd'), roomd_b)
+        shutil.copy2(os.path.join(BIN_DIR, 'gateway'), gateway_b)
         c = Cluster(roomds=1, gateways=2, extra=(
             '--gateway-flags', "--rate 0 --queue-max '5000'", '--roomd-flags', '--max-batch 500',
-            '--log-level', 'warn'))
+            '--log-level', 'warn', '--roomd-bin', roomd_b, '--gateway-bin', gateway_b))
         self.addCleanup(c.cleanup)
         self.addCleanup(c.down)
         c.up()
+        self.assertEqual(os.path.realpath(f'/proc/{c.pid("roomd1")}/exe'), os.path.realpath(roomd_b))
+        self.assertEqual(os.path.realpath(f'/proc/{c.pid("gateway1")}/exe'), os.path.realpath(gateway_b))
         for name in ('gateway1', 'gateway2'):
             argv = cmdline(c.pid(name))
             self.assertEqual(argv[-4:], ['--rate', '0', '--queue-max', '5000'], argv)
@@ -183,6 +191,12 @@ class ClusterScriptTest(unittest.TestCase):
         # --rate 0 in effect: far more than the default burst (20) at once, all acked.
         acks = asyncio.run(self.burst_of_messages(c.ws_url(1), 60))
         self.assertEqual(acks, ['messageAck'] * 60)
+
+        # restart-gateways reads the same program and flags back from cluster.env.
+        argv = cmdline(c.pid('gateway1'))
+        c.run('restart-gateways', '--timeout', '120')
+        self.assertEqual(cmdline(c.pid('gateway1')), argv)
+        self.assertEqual(os.path.realpath(f'/proc/{c.pid("gateway1")}/exe'), os.path.realpath(gateway_b))
         c.assert_clean_logs()
 
     async def burst_of_messages(self, url, count):
