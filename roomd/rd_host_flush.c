@@ -34,8 +34,8 @@ static uint8_t *s_scratch(rd_host_t *self, size_t size)
 }
 
 //  Sends env through sink: to peer, the registry (peer NULL), or as an event (topic).
-void rd_host_emit(rd_host_t *self, const rd_sink_t *sink, const chat_peer_t *peer,
-                  const char *topic, const Chat__Envelope *env)
+static void s_emit(rd_host_t *self, const rd_sink_t *sink, const chat_peer_t *peer,
+                   const char *topic, const Chat__Envelope *env)
 {
     size_t size = chat__envelope__get_packed_size(env);
     uint8_t *buf = s_scratch(self, size);
@@ -48,6 +48,14 @@ void rd_host_emit(rd_host_t *self, const rd_sink_t *sink, const chat_peer_t *pee
         sink->publish(sink->ctx, topic, buf, size);
     else
         sink->reply(sink->ctx, peer, buf, size);
+}
+
+void rd_host_publish(rd_host_t *self, const rd_sink_t *sink, Chat__RoomEvent *event)
+{
+    Chat__Envelope env = CHAT__ENVELOPE__INIT;
+    env.body_case = CHAT__ENVELOPE__BODY_ROOM_EVENT;
+    env.room_event = event;
+    s_emit(self, sink, NULL, event->room_id, &env);
 }
 
 //  Replaces a held reply with one of the same kind that carries status.
@@ -102,7 +110,7 @@ static void s_send_error(rd_host_t *self, const rd_sink_t *sink, const rd_outbox
         env.error = &error;
         break;
     }
-    rd_host_emit(self, sink, e->peer, NULL, &env);
+    s_emit(self, sink, e->peer, NULL, &env);
 }
 
 //  Writes every dirty grant's part and commits. Sets each grant's outcome.
@@ -206,10 +214,7 @@ static void s_publish_pending(rd_host_t *self, rd_grant_t *g, const rd_sink_t *s
         } else if (msg->pb.type == CHAT__MESSAGE_TYPE__MESSAGE_LEAVE && msg->subject_id) {
             event.left_user_id = (char *)msg->subject_id;
         }
-        Chat__Envelope env = CHAT__ENVELOPE__INIT;
-        env.body_case = CHAT__ENVELOPE__BODY_ROOM_EVENT;
-        env.room_event = &event;
-        rd_host_emit(self, sink, NULL, g->room_id, &env);
+        rd_host_publish(self, sink, &event);
         self->messages++;
     }
 }

@@ -85,9 +85,8 @@ int rd_host_load(rd_host_t *self, rd_grant_t *g);
 //  Pending changes of the room are dropped. Does nothing when not loaded.
 void rd_host_unload(rd_host_t *self, rd_grant_t *g);
 
-//  rd_host_flush.c: packs env and sends it through sink: to peer, the
-//  registry (peer NULL), or as an event when topic is not NULL.
-void rd_host_emit(rd_host_t *self, const rd_sink_t *sink, const chat_peer_t *peer,
-                  const char *topic, const Chat__Envelope *env);
+//  rd_host_flush.c: publishes event through sink (topic: its room id).
+//  event is borrowed for the call.
+void rd_host_publish(rd_host_t *self, const rd_sink_t *sink, Chat__RoomEvent *event);
 
 #endif

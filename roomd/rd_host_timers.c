@@ -22,10 +22,7 @@ static void s_ticks(rd_host_t *self, const rd_sink_t *sink)
         event.epoch = g->epoch;
         event.seq = rd_room_committed_seq(g->room);
         event.tick = true;
-        Chat__Envelope env = CHAT__ENVELOPE__INIT;
-        env.body_case = CHAT__ENVELOPE__BODY_ROOM_EVENT;
-        env.room_event = &event;
-        rd_host_emit(self, sink, NULL, g->room_id, &env);
+        rd_host_publish(self, sink, &event);
     }
 }
 
