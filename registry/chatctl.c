@@ -19,6 +19,7 @@ static const s_command_t s_commands[] = {
     {"create-room", ctl_create_room, "NAME [DESCRIPTION]: add a room"},
     {"history", ctl_history, "ROOM [--limit N]: the newest messages of a room"},
     {"stats", ctl_stats, "registry counters and cluster totals"},
+    {"probe", ctl_probe, "ENDPOINT: does the roomd there serve requests (health checks)"},
 };
 
 static void s_usage(void)

@@ -461,3 +461,33 @@ int ctl_stats(const ctl_context_t *ctx, int argc, char **argv)
     chat_envelope_free(&nodes);
     return CTL_EXIT_OK;
 }
+
+// ------------------------------------------------------------------ probe
+
+int ctl_probe(const ctl_context_t *ctx, int argc, char **argv)
+{
+    if (argc != 1) {
+        fprintf(stderr, "usage: chatctl probe tcp://HOST:PORT\n");
+        return CTL_EXIT_USAGE;
+    }
+    //  A roomd binds its command socket only once registered, and answers
+    //  RoomsInfo from its loop: an answer means it serves requests.
+    Chat__RoomsInfoRequest req = CHAT__ROOMS_INFO_REQUEST__INIT;
+    Chat__Envelope env;
+    S_ENVELOPE(env, ROOMS_INFO, rooms_info, &req);
+    int code = CTL_EXIT_OK;
+    Chat__Envelope *reply =
+        s_call(ctx, argv[0], "roomd", &env, CHAT__ENVELOPE__BODY_ROOMS_INFO_REPLY, &code);
+    if (!reply)
+        return code;
+    if (ctx->json) {
+        cJSON *obj = cJSON_CreateObject();
+        cJSON_AddStringToObject(obj, "endpoint", argv[0]);
+        cJSON_AddBoolToObject(obj, "serving", true);
+        s_print_json(obj);
+    } else {
+        printf("roomd at %s serves requests\n", argv[0]);
+    }
+    chat_envelope_free(&reply);
+    return CTL_EXIT_OK;
+}

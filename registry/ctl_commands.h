@@ -26,5 +26,6 @@ int ctl_where(const ctl_context_t *ctx, int argc, char **argv);
 int ctl_create_room(const ctl_context_t *ctx, int argc, char **argv);
 int ctl_history(const ctl_context_t *ctx, int argc, char **argv);
 int ctl_stats(const ctl_context_t *ctx, int argc, char **argv);
+int ctl_probe(const ctl_context_t *ctx, int argc, char **argv);
 
 #endif

@@ -240,6 +240,18 @@ static int s_chatctl(const char *args, char *out, size_t size)
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+Test(roomd_flow, chatctl_probe_tells_a_serving_roomd_from_a_silent_port)
+{
+    static char out[16384];
+    char args[256];
+    snprintf(args, sizeof args, "probe %s", chat_tcp(s_cluster.roomd[0].port));
+    cr_assert_eq(s_chatctl(args, out, sizeof out), 0, "probe of a live roomd: %s", out);
+    cr_expect(strstr(out, "serves requests"), "%s", out);
+    snprintf(args, sizeof args, "--timeout-ms 300 probe %s", chat_tcp(chat_free_port()));
+    cr_expect_eq(s_chatctl(args, out, sizeof out), 3, "a port nobody serves");
+    cr_expect_eq(s_chatctl("probe", out, sizeof out), 2, "usage");
+}
+
 Test(roomd_flow, chatctl_reads_a_rooms_history_from_its_roomd)
 {
     rdt_place_t p;
