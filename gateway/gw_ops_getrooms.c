@@ -11,6 +11,7 @@
 #include "gw_ops_internal.h"
 #include "gw_placement.h"
 
+#include <czmq.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,6 +67,22 @@ void gw_ops_getrooms_on_list(gw_t *gw, gw_op_t *op, Chat__Envelope **env)
     gw_ops_getrooms_child_done(gw, id, false, NULL);
 }
 
+//  The roomds' figures of a getRooms op by room id (borrowed from its
+//  RoomsInfo replies), so that joining them to the catalog stays linear.
+static zhashx_t *s_figures(const gw_op_t *op)
+{
+    zhashx_t *figures = zhashx_new();
+    if (!figures)
+        abort();
+    for (size_t k = 0; k < op->n_infos; k++) {
+        const Chat__RoomsInfoReply *info = op->infos[k]->rooms_info_reply;
+        for (size_t j = 0; j < info->n_rooms; j++)
+            if (info->rooms[j] && info->rooms[j]->id)
+                zhashx_update(figures, info->rooms[j]->id, info->rooms[j]);
+    }
+    return figures;
+}
+
 //  Builds and sends the roomsList of a getRooms op, then frees it.
 static void s_rooms_finish(gw_t *gw, gw_op_t *op)
 {
@@ -74,6 +91,7 @@ static void s_rooms_finish(gw_t *gw, gw_op_t *op)
     Chat__RoomInfo **ptrs = calloc(list->n_rooms + 1, sizeof *ptrs);
     if (!rooms || !ptrs)
         abort();
+    zhashx_t *figures = s_figures(op);
     size_t n = 0;
     for (size_t i = 0; i < list->n_rooms; i++) {
         const Chat__CatalogEntry *e = list->rooms[i];
@@ -82,19 +100,16 @@ static void s_rooms_finish(gw_t *gw, gw_op_t *op)
         rooms[n] = *e->room;
         rooms[n].n_users = 0;
         rooms[n].users = NULL;
-        for (size_t k = 0; k < op->n_infos; k++) {
-            const Chat__RoomsInfoReply *info = op->infos[k]->rooms_info_reply;
-            for (size_t j = 0; j < info->n_rooms; j++)
-                if (info->rooms[j] && info->rooms[j]->id &&
-                    strcmp(info->rooms[j]->id, e->room->id) == 0) {
-                    rooms[n].users = info->rooms[j]->users;
-                    rooms[n].n_users = info->rooms[j]->n_users;
-                    rooms[n].last_seq = info->rooms[j]->last_seq;
-                }
+        const Chat__RoomInfo *live = zhashx_lookup(figures, e->room->id);
+        if (live) {
+            rooms[n].users = live->users;
+            rooms[n].n_users = live->n_users;
+            rooms[n].last_seq = live->last_seq;
         }
         ptrs[n] = &rooms[n];
         n++;
     }
+    zhashx_destroy(&figures);
     gw_ops_reply(gw, op, gw_json_rooms_list(ptrs, n, op->ref));
     free(ptrs);
     free(rooms);

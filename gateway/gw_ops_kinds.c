@@ -237,6 +237,11 @@ void gw_ops_complete(gw_t *gw, gw_op_t *op, Chat__Envelope **env)
         gw_ops_fail(gw, op, GW_ERR_INTERNAL);
         return;
     case GW_OP_JOIN:
+        if (!e->join_reply->room) {
+            //  As for createRoom and getRoomState: the client is answered.
+            gw_ops_fail(gw, op, GW_ERR_INTERNAL);
+            return;
+        }
         s_on_join(gw, op, e->join_reply);
         break;
     case GW_OP_REJOIN:

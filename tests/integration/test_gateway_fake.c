@@ -33,6 +33,7 @@ typedef struct {
     int quiet_joins;            //  quiet JoinRequests seen
     int heartbeats;             //  GatewayHeartbeats seen
     bool forget_sessions;       //  answer heartbeats with 0 sessions
+    bool join_without_room;     //  JoinReply OK but without its room
     int join_line_before_reply; //  publish this seq before answering a join (0 = none)
     uint64_t next_seq;          //  seq of the next send
     uint64_t stored;            //  history holds seq 1..stored
@@ -174,7 +175,7 @@ static void s_roomd_request(zsock_t *router, zsock_t *pub, const chat_peer_t *pe
             F.join_line_before_reply = 0;
             zclock_sleep(200);
         }
-        join.room = &info;
+        join.room = F.join_without_room ? NULL : &info;
         join.cursor = F.cursor;
         join.epoch = 1;
         out.body_case = CHAT__ENVELOPE__BODY_JOIN_REPLY;
@@ -450,6 +451,22 @@ Test(fake_cluster, a_join_line_repaired_from_history_still_announces_who_joined)
         cJSON_Delete(frame);
     }
     cr_expect(announced, "the repaired join line came without userJoined");
+    chat_ws_destroy(&ws);
+}
+
+Test(fake_cluster, a_join_reply_without_its_room_answers_internal)
+{
+    pthread_mutex_lock(&F.lock);
+    F.join_without_room = true;
+    pthread_mutex_unlock(&F.lock);
+    chat_ws_t *ws = s_login("alice");
+    cJSON *r = chat_ws_call(ws, "{\"type\":\"joinRoom\",\"roomId\":\"general\",\"ref\":\"j\"}",
+                            "roomJoined", 10000);
+    cr_assert_not_null(r, "the client got no answer");
+    cr_expect_str_eq(chat_json_str(r, "type"), "error");
+    cr_expect_str_eq(chat_json_str(r, "code"), "internal");
+    cr_expect_str_eq(chat_json_str(r, "ref"), "j");
+    cJSON_Delete(r);
     chat_ws_destroy(&ws);
 }
 
