@@ -12,13 +12,14 @@
 #endif
 
 //  Entries of the option table, its end marker included.
-#define S_OPTIONS 19
+#define S_OPTIONS 20
 
 //  The option table over config's fields.
 static void s_table(gw_config_t *c, chat_option_t *opts)
 {
     chat_option_t table[] = {
-        {"port", "CHAT_HTTP_PORT", CHAT_OPT_INT, "8080", "HTTP and WebSocket port", &c->port},
+        {"port", "CHAT_HTTP_PORT", CHAT_OPT_INT, "8080",
+         "HTTP and WebSocket port (0: a free one, see --ready-file)", &c->port},
         {"listen", "CHAT_HTTP_LISTEN", CHAT_OPT_STRING, "", "address to listen on (empty: all)",
          &c->listen},
         {"registry", "CHAT_REGISTRY", CHAT_OPT_STRING, "tcp://127.0.0.1:5555",
@@ -55,6 +56,8 @@ static void s_table(gw_config_t *c, chat_option_t *opts)
          &c->event_lib},
         {"log-level", "CHAT_LOG_LEVEL", CHAT_OPT_STRING, "info", "debug, info, warn or error",
          &c->log_level},
+        {"ready-file", "CHAT_READY_FILE", CHAT_OPT_STRING, "",
+         "file written once listening, with a \"port N\" line (the port it got)", &c->ready_file},
         {NULL, NULL, 0, NULL, NULL, NULL},
     };
     assert(sizeof table / sizeof table[0] == S_OPTIONS);

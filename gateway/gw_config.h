@@ -3,7 +3,7 @@
 #define GW_CONFIG_H
 
 typedef struct {
-    long port;                  //  HTTP/WebSocket port (0 = any free port, see gw_server_port)
+    long port;                  //  HTTP/WebSocket port (0 = any free port, see ready_file)
     const char *listen;         //  interface or address to listen on ("" = all)
     const char *registry;       //  registry ROUTER endpoint
     const char *registry_pub;   //  registry PUB endpoint ("" = registry port + 1)
@@ -21,6 +21,7 @@ typedef struct {
     long rx_buffer;             //  lws receive buffer per connection (bytes)
     const char *event_lib;      //  "ev" (libev on epoll) or "poll" (lws's own)
     const char *log_level;      //  debug, info, warn, error
+    const char *ready_file;     //  written once listening: "port N" ("" = none)
 } gw_config_t;
 
 //  Fills config with the defaults (what an empty command line gives).

@@ -2,6 +2,7 @@
 #include "gw_server.h"
 #include "chat_clock.h"
 #include "chat_log.h"
+#include "chat_ready.h"
 #include "gw_bridge.h"
 #include "gw_http.h"
 #include "gw_ops.h"
@@ -241,8 +242,16 @@ gw_t *gw_server_new(const gw_config_t *config)
         gw_server_destroy(&gw);
         return NULL;
     }
+    //  With --port 0 the kernel chose: from here on config.port is the real one.
+    gw->config.port = lws_get_vhost_listen_port(gw->vhost);
     chat_info("gateway %s listening on port %ld (%s), serving %s", gw->id, gw->config.port,
               srv->loop ? "epoll" : "poll", srv->www);
+    char ready[64];
+    snprintf(ready, sizeof ready, "port %ld\n", gw->config.port);
+    if (chat_ready_write(gw->config.ready_file, ready) != 0) {
+        gw_server_destroy(&gw);
+        return NULL;
+    }
     lws_sul_schedule(gw->context, 0, &gw->tick, s_tick, S_TICK_US);
     return gw;
 }

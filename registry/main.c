@@ -26,6 +26,9 @@ int main(int argc, char **argv)
          "how long a lookup waits for a roomd to take a room", &config.assign_timeout_ms},
         {"log-level", "CHAT_LOG_LEVEL", CHAT_OPT_STRING, "info", "debug, info, warn or error",
          &log_level},
+        {"ready-file", "CHAT_READY_FILE", CHAT_OPT_STRING, "",
+         "file written once bound: \"bind ENDPOINT\" and \"pub ENDPOINT\" lines (port * resolved)",
+         &config.ready_file},
         {NULL, NULL, 0, NULL, NULL, NULL},
     };
     int rc = chat_config_parse("registry", NULL, options, argc, argv, NULL);

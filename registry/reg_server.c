@@ -3,6 +3,7 @@
 #include "chat_clock.h"
 #include "chat_error.h"
 #include "chat_log.h"
+#include "chat_ready.h"
 #include "chat_wire.h"
 #include "reg_state.h"
 #include "reg_store.h"
@@ -719,8 +720,16 @@ reg_server_t *reg_server_new(const reg_config_t *config)
         reg_server_destroy(&self);
         return NULL;
     }
+    char bound[256], pub_bound[256], ready[600];
+    chat_ready_bound(zsock_resolve(self->router), bound, sizeof bound);
+    chat_ready_bound(zsock_resolve(self->pub), pub_bound, sizeof pub_bound);
     chat_info("registry boot %lu serving %s, events on %s, data in %s", (unsigned long)self->boot,
-              config->bind, config->pub_bind, config->data_dir);
+              bound, pub_bound, config->data_dir);
+    snprintf(ready, sizeof ready, "bind %s\npub %s\n", bound, pub_bound);
+    if (chat_ready_write(config->ready_file, ready) != 0) {
+        reg_server_destroy(&self);
+        return NULL;
+    }
     return self;
 }
 

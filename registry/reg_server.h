@@ -22,11 +22,14 @@ typedef struct {
     long heartbeat_ms;      //  roomd heartbeat interval, and the PUB heartbeat
     long lease_ms;          //  a node is dead after this long without a heartbeat
     long assign_timeout_ms; //  how long a lookup waits for a roomd to take a room
+    const char *ready_file; //  written with the bound endpoints once bound ("" = none)
 } reg_config_t;
 
 typedef struct reg_server reg_server_t;
 
-//  Opens the store and binds both sockets. Returns NULL after logging why.
+//  Opens the store and binds both sockets (port * gets a free port), then
+//  writes config->ready_file (chat_ready.h): "bind ENDPOINT" and "pub
+//  ENDPOINT" as bound. Returns NULL after logging why.
 reg_server_t *reg_server_new(const reg_config_t *config);
 
 //  Unbinds, closes the store, frees; sets *server to NULL. Safe on NULL.

@@ -21,7 +21,8 @@ int rd_config_parse(rd_config_t *cfg, int argc, char **argv)
         {"registry", "CHAT_REGISTRY", CHAT_OPT_STRING, "tcp://127.0.0.1:5555", "registry endpoint",
          &cfg->registry},
         {"bind", "CHAT_ROOMD_BIND", CHAT_OPT_STRING, "tcp://*:5600",
-         "ROUTER endpoint for commands (needs an explicit port)", &cfg->bind},
+         "ROUTER endpoint for commands (port *: a free one, kept for the process's life)",
+         &cfg->bind},
         {"pub-bind", "CHAT_ROOMD_PUB_BIND", CHAT_OPT_STRING, "tcp://*:5601",
          "PUB endpoint for room events", &cfg->pub_bind},
         {"advertise-host", "CHAT_ADVERTISE_HOST", CHAT_OPT_STRING, "",
@@ -45,6 +46,10 @@ int rd_config_parse(rd_config_t *cfg, int argc, char **argv)
          "requests handled per loop turn, i.e. per LMDB commit", &cfg->max_batch},
         {"log-level", "CHAT_LOG_LEVEL", CHAT_OPT_STRING, "info", "debug, info, warn or error",
          &cfg->log_level},
+        {"ready-file", "CHAT_READY_FILE", CHAT_OPT_STRING, "",
+         "file written each time it serves as a new instance: \"instance\", \"cmd\" and "
+         "\"pub\" lines",
+         &cfg->ready_file},
         {NULL, NULL, 0, NULL, NULL, NULL},
     };
     int rc = chat_config_parse("roomd", "[options]", options, argc, argv, NULL);

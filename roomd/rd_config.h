@@ -14,6 +14,7 @@ typedef struct {
     const char *node;           //  node name; "" = stored in the data directory, else hostname
     const char *data;           //  LMDB data directory
     const char *log_level;      //  debug, info, warn, error
+    const char *ready_file;     //  written once serving: instance and endpoints ("" = none)
     long max_rooms;             //  rooms the registry may place here; 0 = unlimited
     long idle_ms;               //  idle rooms without members leave memory after this
     long session_lease_ms;      //  sessions of a silent gateway are removed after this

@@ -2,6 +2,7 @@
 #include "rd_server.h"
 #include "chat_clock.h"
 #include "chat_log.h"
+#include "chat_ready.h"
 #include "chat_text.h"
 #include "chat_wire.h"
 #include "rd_host.h"
@@ -27,6 +28,8 @@ struct rd_server {
     void *router;             //  commands from gateways and chatctl; NULL until registered
     void *pub;                //  room events
     void *dealer;             //  to the registry
+    void *reserve;            //  holds --bind's port until the ROUTER binds it (never read)
+    char bind[256];           //  the ROUTER's endpoint: --bind with port * resolved
     rd_store_t *store;        //  LMDB
     rd_host_t *host;          //  rooms and request handling
     rd_registry_link_t *link; //  registration and heartbeats
@@ -148,15 +151,44 @@ static int s_router_build(rd_server_t *self, const char *instance)
     //  Requests are small (content <= 4000 characters): a peer sending more is cut off.
     int64_t max_size = RD_MAX_REQUEST_BYTES;
     zmq_setsockopt(router, ZMQ_MAXMSGSIZE, &max_size, sizeof max_size);
+    //  The reserved port is free again once the ZeroMQ I/O thread closed the
+    //  reserve; s_bind waits for that.
+    if (self->reserve) {
+        zmq_close(self->reserve);
+        self->reserve = NULL;
+    }
     if (zmq_setsockopt(router, ZMQ_ROUTING_ID, instance, strlen(instance)) != 0 ||
-        s_bind(router, self->cfg.bind) != 0) {
+        s_bind(router, self->bind) != 0) {
         chat_error("cannot set up the command socket for %s", instance);
         zmq_close(router);
         return -1;
     }
     self->router = router;
-    chat_info("serving as %s on %s (advertised %s), events on %s", instance, self->cfg.bind,
+    chat_info("serving as %s on %s (advertised %s), events on %s", instance, self->bind,
               self->cmd_endpoint, self->pub_endpoint);
+    char ready[800];
+    snprintf(ready, sizeof ready, "instance %s\ncmd %s\npub %s\n", instance, self->cmd_endpoint,
+             self->pub_endpoint);
+    return chat_ready_write(self->cfg.ready_file, ready);
+}
+
+//  The ROUTER binds only once registered (its routing id is the instance),
+//  yet its endpoint is advertised at registration. So --bind is bound at
+//  start by a ROUTER that is never read, which holds the port until the real
+//  ROUTER takes it: port * gets its port before it is advertised, and a port
+//  that is taken fails the start, before the roomd registers an endpoint it
+//  could never serve. Peers that connect meanwhile (gateways reconnecting
+//  after a restart, chatctl probe) get no answer, and reconnect to the real
+//  ROUTER when the reserve closes. (A socket of another type would fail
+//  their handshake, and ZeroMQ gives up on a peer after a protocol error.)
+static int s_reserve_port(rd_server_t *self)
+{
+    self->reserve = s_socket(self, ZMQ_ROUTER);
+    if (!self->reserve || s_bind(self->reserve, self->cfg.bind) != 0 ||
+        chat_ready_bound(self->reserve, self->bind, sizeof self->bind) != 0) {
+        chat_error("cannot reserve a port for %s", self->cfg.bind);
+        return -1;
+    }
     return 0;
 }
 
@@ -169,7 +201,7 @@ static int s_open_sockets(rd_server_t *self)
     self->dealer = s_socket(self, ZMQ_DEALER);
     if (!self->pub || !self->dealer)
         return -1;
-    if (s_bind(self->pub, self->cfg.pub_bind) != 0)
+    if (s_bind(self->pub, self->cfg.pub_bind) != 0 || s_reserve_port(self) != 0)
         return -1;
     int one = 1;
     zmq_setsockopt(self->dealer, ZMQ_IMMEDIATE, &one, sizeof one);
@@ -190,7 +222,7 @@ static int s_open_sockets(rd_server_t *self)
     else if (gethostname(host, sizeof host) != 0)
         snprintf(host, sizeof host, "localhost");
     host[sizeof host - 1] = '\0';
-    s_advertise(self->cfg.bind, host, self->cmd_endpoint, sizeof self->cmd_endpoint);
+    s_advertise(self->bind, host, self->cmd_endpoint, sizeof self->cmd_endpoint);
     s_advertise(pub, host, self->pub_endpoint, sizeof self->pub_endpoint);
     return 0;
 }
@@ -266,6 +298,8 @@ void rd_server_destroy(rd_server_t **p)
     rd_host_destroy(&self->host);
     if (self->router)
         zmq_close(self->router);
+    if (self->reserve)
+        zmq_close(self->reserve);
     if (self->pub)
         zmq_close(self->pub);
     if (self->dealer)
