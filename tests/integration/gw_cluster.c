@@ -16,29 +16,51 @@
 
 static uint64_t s_req_id = 1;
 
-static void s_registry_start(gwt_cluster_t *c)
+//  "tcp://127.0.0.1:<port>", or port * (a free one, chosen by the bind) for port 0.
+static const char *s_endpoint(int port, char *buf, size_t size)
 {
-    char data[600];
-    snprintf(data, sizeof data, "%s/registry", c->dir);
-    const char *args[] = {
-        "--bind",      chat_tcp(c->port), "--pub-bind", chat_tcp(c->pub_port), "--data",
-        data,          "--heartbeat-ms",  "200",        "--lease-ms",          "1500",
-        "--log-level", "debug",           NULL};
-    c->registry = chat_proc_start("registry", args, c->dir, "registry");
-    cr_assert_not_null(c->registry);
+    if (port > 0)
+        snprintf(buf, size, "tcp://127.0.0.1:%d", port);
+    else
+        snprintf(buf, size, "tcp://127.0.0.1:*");
+    return buf;
 }
 
-void gwt_roomd_start(gwt_cluster_t *c, int i)
+static void s_registry_start(gwt_cluster_t *c)
+{
+    char data[600], bind[64], pub[64];
+    snprintf(data, sizeof data, "%s/registry", c->dir);
+    const char *args[] = {"--bind",
+                          s_endpoint(c->port, bind, sizeof bind),
+                          "--pub-bind",
+                          s_endpoint(c->pub_port, pub, sizeof pub),
+                          "--data",
+                          data,
+                          "--heartbeat-ms",
+                          "200",
+                          "--lease-ms",
+                          "1500",
+                          "--log-level",
+                          "debug",
+                          NULL};
+    c->registry = chat_proc_start("registry", args, c->dir, "registry");
+    cr_assert_not_null(c->registry);
+    cr_assert(chat_proc_wait_ready(c->registry, 20000), "the registry did not bind");
+    c->port = chat_proc_ready_port(c->registry, "bind");
+    c->pub_port = chat_proc_ready_port(c->registry, "pub");
+}
+
+static void s_roomd_launch(gwt_cluster_t *c, int i)
 {
     gwt_roomd_t *r = &c->roomd[i];
-    char log[32];
+    char log[32], bind[64], pub[64];
     snprintf(log, sizeof log, "roomd-%d", i);
     const char *args[] = {"--registry",
                           chat_tcp(c->port),
                           "--bind",
-                          chat_tcp(r->port),
+                          s_endpoint(r->port, bind, sizeof bind),
                           "--pub-bind",
-                          chat_tcp(r->pub_port),
+                          s_endpoint(r->pub_port, pub, sizeof pub),
                           "--node",
                           r->node,
                           "--data",
@@ -52,21 +74,35 @@ void gwt_roomd_start(gwt_cluster_t *c, int i)
     cr_assert_not_null(r->proc);
 }
 
+//  Waits until roomd i serves (registered, ROUTER bound) and keeps its ports.
+static void s_roomd_ready(gwt_cluster_t *c, int i)
+{
+    gwt_roomd_t *r = &c->roomd[i];
+    cr_assert(chat_proc_wait_ready(r->proc, 20000), "%s did not come up", r->node);
+    r->port = chat_proc_ready_port(r->proc, "cmd");
+    r->pub_port = chat_proc_ready_port(r->proc, "pub");
+}
+
+void gwt_roomd_start(gwt_cluster_t *c, int i)
+{
+    s_roomd_launch(c, i);
+    s_roomd_ready(c, i);
+}
+
 static void s_gateway_start(gwt_cluster_t *c, int g, const char *const *extra)
 {
     gwt_gateway_t *gw = &c->gw[g];
-    gw->port = chat_free_port();
-    char port[16], www[600], log[32];
-    snprintf(port, sizeof port, "%d", gw->port);
+    char www[600], log[32];
     snprintf(www, sizeof www, "%s/www", c->dir);
     snprintf(log, sizeof log, "gateway-%d", g);
-    const char *args[40] = {"--port",         port,
+    const char *args[40] = {"--port",         "0",
+                            "--listen",       "127.0.0.1",
                             "--registry",     chat_tcp(c->port),
                             "--registry-pub", chat_tcp(c->pub_port),
                             "--www",          www,
                             "--heartbeat-ms", "300",
                             "--log-level",    "debug"};
-    int n = 12;
+    int n = 14;
     for (int i = 0; extra && extra[i] && n < 38; i++)
         args[n++] = extra[i];
     args[n] = NULL;
@@ -104,29 +140,31 @@ void gwt_start(gwt_cluster_t *c, int gateways, const char *const *gateway_extra)
     char www[600];
     snprintf(www, sizeof www, "%s/www", c->dir);
     mkdir(www, 0755);
-    c->port = chat_free_port();
-    c->pub_port = chat_free_port();
     s_registry_start(c);
     for (int i = 0; i < GWT_ROOMDS; i++) {
         gwt_roomd_t *r = &c->roomd[i];
         snprintf(r->node, sizeof r->node, "node-%d", i);
         snprintf(r->data, sizeof r->data, "%s/%s", c->dir, r->node);
-        r->port = chat_free_port();
-        r->pub_port = chat_free_port();
-        gwt_roomd_start(c, i);
+        s_roomd_launch(c, i);
     }
+    for (int i = 0; i < GWT_ROOMDS; i++)
+        s_roomd_ready(c, i);
     gwt_wait_live(c, GWT_ROOMDS);
     c->gateways = gateways;
     for (int g = 0; g < gateways; g++)
         s_gateway_start(c, g, gateway_extra);
     for (int g = 0; g < gateways; g++) {
+        cr_assert(chat_proc_wait_ready(c->gw[g].proc, 20000), "gateway %d did not listen", g);
+        c->gw[g].port = chat_proc_ready_port(c->gw[g].proc, "port");
+        //  Healthy once it has the registry's snapshot: polled, /healthz has no push.
         int64_t deadline = chat_mono_ms() + 20000;
-        char body[256];
-        while (gwt_http_get(c, g, "/healthz", body, sizeof body) != 200 &&
+        char body[256] = "";
+        int status = 0;
+        while ((status = gwt_http_get(c, g, "/healthz", body, sizeof body)) != 200 &&
                chat_mono_ms() < deadline)
             chat_sleep_ms(50);
-        cr_assert_eq(gwt_http_get(c, g, "/healthz", body, sizeof body), 200,
-                     "gateway %d is not healthy", g);
+        cr_assert_eq(status, 200, "gateway %d: expected /healthz 200 within 20 s, got %d: %s", g,
+                     status, body);
     }
 }
 

@@ -8,16 +8,30 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RDT_DEADLINE_MS 20000
+//  "tcp://127.0.0.1:<port>", or port * (a free one, chosen by the bind) for port 0.
+static const char *s_endpoint(int port, char *buf, size_t size)
+{
+    if (port > 0)
+        snprintf(buf, size, "tcp://127.0.0.1:%d", port);
+    else
+        snprintf(buf, size, "tcp://127.0.0.1:*");
+    return buf;
+}
+
+//  Waits for a process's ready file; fails the test with its log otherwise.
+static void s_wait_ready(chat_proc_t *proc, const char *what)
+{
+    cr_assert(chat_proc_wait_ready(proc, RDT_DEADLINE_MS), "%s did not come up", what);
+}
 
 void rdt_registry_start(rdt_cluster_t *c)
 {
-    char data[600];
+    char data[600], bind[64], pub[64];
     snprintf(data, sizeof data, "%s/registry", c->dir);
     const char *args[] = {"--bind",
-                          chat_tcp(c->port),
+                          s_endpoint(c->port, bind, sizeof bind),
                           "--pub-bind",
-                          chat_tcp(c->pub_port),
+                          s_endpoint(c->pub_port, pub, sizeof pub),
                           "--data",
                           data,
                           "--heartbeat-ms",
@@ -31,19 +45,30 @@ void rdt_registry_start(rdt_cluster_t *c)
                           NULL};
     c->registry = chat_proc_start("registry", args, c->dir, "registry");
     cr_assert_not_null(c->registry);
+    s_wait_ready(c->registry, "the registry");
+    c->port = chat_proc_ready_port(c->registry, "bind");
+    c->pub_port = chat_proc_ready_port(c->registry, "pub");
 }
 
-void rdt_roomd_start(rdt_cluster_t *c, int i)
+void rdt_roomd_launch(rdt_cluster_t *c, int i)
 {
     rdt_roomd_t *r = &c->roomd[i];
     char bind[64], pub[64];
-    snprintf(bind, sizeof bind, "tcp://127.0.0.1:%d", r->port);
-    snprintf(pub, sizeof pub, "tcp://127.0.0.1:%d", r->pub_port);
-    const char *args[40] = {"--registry",  chat_tcp(c->port), "--bind",
-                            bind,          "--pub-bind",      pub,
-                            "--data",      r->data,           "--node",
-                            r->node,       "--tick-ms",       "200",
-                            "--log-level", "debug",           "--session-lease-ms",
+    const char *args[40] = {"--registry",
+                            chat_tcp(c->port),
+                            "--bind",
+                            s_endpoint(r->port, bind, sizeof bind),
+                            "--pub-bind",
+                            s_endpoint(r->pub_port, pub, sizeof pub),
+                            "--data",
+                            r->data,
+                            "--node",
+                            r->node,
+                            "--tick-ms",
+                            "200",
+                            "--log-level",
+                            "debug",
+                            "--session-lease-ms",
                             "60000"};
     //  Scripted gateways do not heartbeat unless a test says so: a long session
     //  lease by default (a test's extra flags come later and win).
@@ -57,25 +82,38 @@ void rdt_roomd_start(rdt_cluster_t *c, int i)
     cr_assert_not_null(r->proc);
 }
 
+void rdt_roomd_ready(rdt_cluster_t *c, int i)
+{
+    rdt_roomd_t *r = &c->roomd[i];
+    s_wait_ready(r->proc, r->node);
+    r->port = chat_proc_ready_port(r->proc, "cmd");
+    r->pub_port = chat_proc_ready_port(r->proc, "pub");
+}
+
+void rdt_roomd_start(rdt_cluster_t *c, int i)
+{
+    rdt_roomd_launch(c, i);
+    rdt_roomd_ready(c, i);
+}
+
 void rdt_cluster_start(rdt_cluster_t *c, int count, const char *const *roomd_extra)
 {
     memset(c, 0, sizeof *c);
     c->dir = chat_temp_dir("roomd");
     cr_assert_not_null(c->dir);
-    c->port = chat_free_port();
-    c->pub_port = chat_free_port();
     c->roomd_count = count;
     rdt_registry_start(c);
+    //  Every roomd starts at once; each binds free ports and says which.
     for (int i = 0; i < count; i++) {
         rdt_roomd_t *r = &c->roomd[i];
         snprintf(r->node, sizeof r->node, "node-%d", i);
         snprintf(r->data, sizeof r->data, "%s/%s", c->dir, r->node);
-        r->port = chat_free_port();
-        r->pub_port = chat_free_port();
         for (int k = 0; roomd_extra && roomd_extra[k] && k < 15; k++)
             r->extra[k] = roomd_extra[k];
-        rdt_roomd_start(c, i);
+        rdt_roomd_launch(c, i);
     }
+    for (int i = 0; i < count; i++)
+        rdt_roomd_ready(c, i);
     rdt_wait_live(c, count);
 }
 

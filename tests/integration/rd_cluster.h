@@ -16,19 +16,24 @@
 
 #define RDT_ROOMDS_MAX 3
 
+//  How long any wait for something the processes promise may take: generous,
+//  since two busy cores (sanitizers, other builds) can stall a process for
+//  seconds; a failing wait costs this once, a passing one returns at once.
+#define RDT_DEADLINE_MS 20000
+
 typedef struct {
     char node[32];         //  node name
     char data[512];        //  data directory
-    int port;              //  ROUTER port
-    int pub_port;          //  PUB port
+    int port;              //  ROUTER port (0 until it bound a free one)
+    int pub_port;          //  PUB port (0 until it bound a free one)
     const char *extra[16]; //  extra flags, NULL-terminated
     chat_proc_t *proc;     //  the process, or NULL when stopped
 } rdt_roomd_t;
 
 typedef struct {
     char *dir;                         //  temp dir of the test (logs, data)
-    int port;                          //  registry ROUTER port
-    int pub_port;                      //  registry PUB port
+    int port;                          //  registry ROUTER port (0 until bound)
+    int pub_port;                      //  registry PUB port (0 until bound)
     chat_proc_t *registry;             //  the registry process, or NULL
     int roomd_count;                   //  roomds configured
     rdt_roomd_t roomd[RDT_ROOMDS_MAX]; //  the roomds
@@ -47,14 +52,25 @@ typedef struct {
 
 //  Starts a registry and count roomds (nodes "node-0", "node-1", ...), each
 //  with the given extra flags (NULL-terminated, may be NULL), and waits until
-//  every roomd is live in the registry.
+//  every roomd is live in the registry. Every process binds free ports
+//  (port *) and reports them in its ready file; the ports are kept for
+//  restarts.
 void rdt_cluster_start(rdt_cluster_t *c, int count, const char *const *roomd_extra);
 
 //  Stops everything (expecting clean exits) and removes the temp dir.
 void rdt_cluster_stop(rdt_cluster_t *c);
 
+//  Starts the registry (on its known ports, or free ones the first time) and
+//  waits until it is bound.
 void rdt_registry_start(rdt_cluster_t *c);
+
+//  Starts roomd i (on its known ports, or free ones when its port is 0) and
+//  waits until it serves (registered, ROUTER bound: its ready file), which
+//  needs the registry. rdt_roomd_launch only starts it; rdt_roomd_ready
+//  waits and reads its ports.
 void rdt_roomd_start(rdt_cluster_t *c, int i);
+void rdt_roomd_launch(rdt_cluster_t *c, int i);
+void rdt_roomd_ready(rdt_cluster_t *c, int i);
 
 //  Blocks until count roomds are live in the registry (ListNodes).
 void rdt_wait_live(rdt_cluster_t *c, int count);

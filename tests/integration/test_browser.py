@@ -241,8 +241,12 @@ class BrowserTest(unittest.TestCase):
         carol = self.person(width=420, height=720)   # headless Chromium may widen it to 500
         carol.sign_in('Carol')
         carol.find('menu-toggle').click()
-        carol.wait(lambda: carol.find('room-item', '[data-room-id="random"]').is_displayed(),
-                   'the room list in the drawer')
+        # The drawer slides in (a 0.2 s transform transition): a click while it
+        # moves lands beside the button. Wait until it is at rest, open.
+        carol.wait(lambda: carol.d.execute_script(
+            'return getComputedStyle(arguments[0]).transform', carol.find('sidebar')) == 'none'
+            and carol.find('room-item', '[data-room-id="random"]').is_displayed(),
+            'the room list in the drawer, the drawer at rest')
         carol.join('random')
         carol.wait(lambda: carol.find('message-input').is_displayed(), 'the composer')
         carol.say('small screen')

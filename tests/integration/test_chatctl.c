@@ -20,17 +20,19 @@ static bool s_answers(const Chat__Envelope *reply, void *arg)
 static void s_setup(void)
 {
     s_dir = chat_temp_dir("chatctl");
-    s_port = chat_free_port();
-    char pub[64];
-    snprintf(pub, sizeof pub, "%s", chat_tcp(chat_free_port()));
-    const char *args[] = {"--bind", chat_tcp(s_port), "--pub-bind", pub, "--data", s_dir, NULL};
+    const char *args[] = {
+        "--bind", "tcp://127.0.0.1:*", "--pub-bind", "tcp://127.0.0.1:*", "--data", s_dir, NULL};
     s_registry = chat_proc_start("registry", args, s_dir, "registry");
+    cr_assert_not_null(s_registry);
+    cr_assert(chat_proc_wait_ready(s_registry, 20000), "the registry did not bind");
+    s_port = chat_proc_ready_port(s_registry, "bind");
     Chat__StatsRequest stats = CHAT__STATS_REQUEST__INIT;
     Chat__Envelope env = CHAT__ENVELOPE__INIT;
     env.req_id = 1;
     env.body_case = CHAT__ENVELOPE__BODY_STATS;
     env.stats = &stats;
-    cr_assert(chat_wait_for(chat_tcp(s_port), &env, s_answers, NULL, 10000));
+    cr_assert(chat_wait_for(chat_tcp(s_port), &env, s_answers, NULL, 20000),
+              "the registry at port %d did not answer Stats in 20 s", s_port);
 }
 
 static void s_teardown(void)
@@ -48,7 +50,8 @@ static int s_chatctl(const char *args, char *out, size_t size)
 {
     char cmd[1024];
     snprintf(cmd, sizeof cmd,
-             "CHAT_REGISTRY=%s %s/chatctl %s 2>%s/stderr.txt; rc=$?; echo --stderr--; "
+             "CHAT_REGISTRY=%s CHAT_TIMEOUT_MS=20000 %s/chatctl %s 2>%s/stderr.txt; rc=$?; "
+             "echo --stderr--; "
              "cat %s/stderr.txt; exit $rc",
              chat_tcp(s_port), CHAT_BIN_DIR, args, s_dir, s_dir);
     FILE *pipe = popen(cmd, "r");

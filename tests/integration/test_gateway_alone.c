@@ -33,28 +33,18 @@ static void s_start(const char *const *extra)
     FILE *f = fopen(index, "w");
     fputs("<!doctype html><title>chat</title>", f);
     fclose(f);
-    s_port = chat_free_port();
-    char port[16];
-    snprintf(port, sizeof port, "%d", s_port);
-    const char *args[32] = {"--port",      port,         "--www",
-                            www,           "--registry", chat_tcp(chat_free_port()),
+    //  A free port of its own choice (--port 0); a registry port nobody serves.
+    const char *args[32] = {"--port",      "0",    "--listen",   "127.0.0.1",
+                            "--www",       www,    "--registry", chat_tcp(chat_free_port()),
                             "--log-level", "debug"};
-    int n = 8;
+    int n = 10;
     for (int i = 0; extra && extra[i]; i++)
         args[n++] = extra[i];
     args[n] = NULL;
     s_gw = chat_proc_start("gateway", args, s_dir, "gateway");
     cr_assert_not_null(s_gw);
-    //  Ready when the port accepts a WebSocket.
-    int64_t deadline = chat_mono_ms() + 10000;
-    chat_ws_t *ws = NULL;
-    while (!ws && chat_mono_ms() < deadline) {
-        ws = chat_ws_connect(s_port, "/ws", NULL, 500);
-        if (!ws)
-            chat_sleep_ms(50);
-    }
-    cr_assert_not_null(ws, "gateway did not come up");
-    chat_ws_destroy(&ws);
+    cr_assert(chat_proc_wait_ready(s_gw, 20000), "the gateway did not listen");
+    s_port = chat_proc_ready_port(s_gw, "port");
 }
 
 static void s_setup(void)

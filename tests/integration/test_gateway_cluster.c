@@ -519,9 +519,19 @@ Test(two_gateways, a_user_on_two_gateways_is_present_once)
         cr_expect_eq(s_user_count(r, "alice"), 1);
     cJSON_Delete(list);
 
-    //  One connection closes: alice is still present, nothing is said.
+    //  One connection closes: alice is still present, nothing is said. Wait
+    //  until gateway 0 has seen the close (its connections gauge drops to 0).
     chat_ws_destroy(&alice0);
-    chat_sleep_ms(300);
+    static char metrics[1 << 17];
+    int64_t deadline = chat_mono_ms() + 20000;
+    bool closed = false;
+    while (!closed && chat_mono_ms() < deadline) {
+        closed = gwt_http_get(&C, 0, "/metrics", metrics, sizeof metrics) == 200 &&
+                 strstr(metrics, "\nchat_gateway_connections 0\n");
+        if (!closed)
+            chat_sleep_ms(50);
+    }
+    cr_assert(closed, "gateway 0 still counts alice's closed connection after 20 s");
     cJSON_Delete(gwt_call(alice1, "{\"type\":\"sendMessage\",\"content\":\"two\"}", "messageAck"));
     line = gwt_expect(bob, "messageReceived", 10000);
     cr_expect_str_eq(chat_json_str(s_msg(line), "content"), "two", "no leave line yet");

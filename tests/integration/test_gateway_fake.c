@@ -45,6 +45,8 @@ static char *s_dir;
 static chat_proc_t *s_gw;
 static int s_port;
 static zsock_t *s_room_pub; //  roomd PUB, used by the test thread only
+//  Bound on free ports by the test thread, then used by the fake thread only.
+static zsock_t *s_reg, *s_reg_pub, *s_rd;
 
 #define S_JOIN_LINE_SEQ 6 //  the stored line of bob's join
 
@@ -239,16 +241,7 @@ static void s_roomd_request(zsock_t *router, zsock_t *pub, const chat_peer_t *pe
 //  The scripted registry and roomd command side, until F.stop.
 static void *s_fake_thread(void *arg)
 {
-    zsock_t *reg = zsock_new(ZMQ_ROUTER);
-    zsock_t *reg_pub = zsock_new(ZMQ_PUB);
-    zsock_t *rd = zsock_new(ZMQ_ROUTER);
-    chat_wire_tune(reg);
-    chat_wire_tune(reg_pub);
-    zsock_set_identity(rd, S_INSTANCE);
-    chat_wire_tune(rd);
-    zsock_bind(reg, "tcp://127.0.0.1:%d", F.reg_port);
-    zsock_bind(reg_pub, "tcp://127.0.0.1:%d", F.reg_pub_port);
-    zsock_bind(rd, "tcp://127.0.0.1:%d", F.rd_port);
+    zsock_t *reg = s_reg, *reg_pub = s_reg_pub, *rd = s_rd;
     zpoller_t *poller = zpoller_new(reg, rd, NULL);
     uint64_t seq = 0;
     int64_t next_beat = 0;
@@ -283,9 +276,9 @@ static void *s_fake_thread(void *arg)
         }
     }
     zpoller_destroy(&poller);
-    zsock_destroy(&reg);
-    zsock_destroy(&reg_pub);
-    zsock_destroy(&rd);
+    zsock_destroy(&s_reg);
+    zsock_destroy(&s_reg_pub);
+    zsock_destroy(&s_rd);
     return NULL;
 }
 
@@ -295,21 +288,30 @@ static void s_setup(void)
     pthread_mutex_init(&F.lock, NULL);
     F.next_seq = 1;
     F.stored = S_MESSAGES - 1;
-    F.reg_port = chat_free_port();
-    F.reg_pub_port = chat_free_port();
-    F.rd_port = chat_free_port();
-    F.rd_pub_port = chat_free_port();
+    //  The fakes bind free ports (*) before the gateway starts: nothing to race.
+    s_reg = zsock_new(ZMQ_ROUTER);
+    s_reg_pub = zsock_new(ZMQ_PUB);
+    s_rd = zsock_new(ZMQ_ROUTER);
     s_room_pub = zsock_new(ZMQ_PUB);
+    cr_assert(s_reg && s_reg_pub && s_rd && s_room_pub);
+    chat_wire_tune(s_reg);
+    chat_wire_tune(s_reg_pub);
+    zsock_set_identity(s_rd, S_INSTANCE);
+    chat_wire_tune(s_rd);
     chat_wire_tune(s_room_pub);
-    cr_assert_eq(zsock_bind(s_room_pub, "tcp://127.0.0.1:%d", F.rd_pub_port), F.rd_pub_port);
+    F.reg_port = zsock_bind(s_reg, "tcp://127.0.0.1:*");
+    F.reg_pub_port = zsock_bind(s_reg_pub, "tcp://127.0.0.1:*");
+    F.rd_port = zsock_bind(s_rd, "tcp://127.0.0.1:*");
+    F.rd_pub_port = zsock_bind(s_room_pub, "tcp://127.0.0.1:*");
+    cr_assert(F.reg_port > 0 && F.reg_pub_port > 0 && F.rd_port > 0 && F.rd_pub_port > 0,
+              "the fakes could not bind");
     pthread_create(&s_thread, NULL, s_fake_thread, NULL);
 
     s_dir = chat_temp_dir("gw-fake");
-    s_port = chat_free_port();
-    char port[16];
-    snprintf(port, sizeof port, "%d", s_port);
     const char *args[] = {"--port",
-                          port,
+                          "0",
+                          "--listen",
+                          "127.0.0.1",
                           "--registry",
                           chat_tcp(F.reg_port),
                           "--registry-pub",
@@ -329,6 +331,8 @@ static void s_setup(void)
                           NULL};
     s_gw = chat_proc_start("gateway", args, s_dir, "gateway");
     cr_assert_not_null(s_gw);
+    cr_assert(chat_proc_wait_ready(s_gw, 20000), "the gateway did not listen");
+    s_port = chat_proc_ready_port(s_gw, "port");
 }
 
 static void s_teardown(void)

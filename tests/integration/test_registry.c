@@ -14,12 +14,19 @@ static chat_proc_t *s_registry;
 static int s_port, s_pub_port;
 static uint64_t s_next_id = 1;
 
+//  Starts the registry: on free ports the first time (s_port 0), on the same
+//  ports when it is restarted.
 static void s_start_registry(const char *lease_ms)
 {
+    char bind[64] = "tcp://127.0.0.1:*", pub[64] = "tcp://127.0.0.1:*";
+    if (s_port > 0) {
+        snprintf(bind, sizeof bind, "%s", chat_tcp(s_port));
+        snprintf(pub, sizeof pub, "%s", chat_tcp(s_pub_port));
+    }
     const char *args[] = {"--bind",
-                          chat_tcp(s_port),
+                          bind,
                           "--pub-bind",
-                          chat_tcp(s_pub_port),
+                          pub,
                           "--data",
                           s_dir,
                           "--heartbeat-ms",
@@ -33,6 +40,9 @@ static void s_start_registry(const char *lease_ms)
                           NULL};
     s_registry = chat_proc_start("registry", args, s_dir, "registry");
     cr_assert_not_null(s_registry);
+    cr_assert(chat_proc_wait_ready(s_registry, 20000), "the registry did not bind");
+    s_port = chat_proc_ready_port(s_registry, "bind");
+    s_pub_port = chat_proc_ready_port(s_registry, "pub");
 }
 
 static bool s_answers(const Chat__Envelope *reply, void *arg)
@@ -47,15 +57,13 @@ static void s_wait_registry(void)
     env.req_id = s_next_id++;
     env.body_case = CHAT__ENVELOPE__BODY_STATS;
     env.stats = &stats;
-    cr_assert(chat_wait_for(chat_tcp(s_port), &env, s_answers, NULL, 10000),
-              "registry did not come up");
+    cr_assert(chat_wait_for(chat_tcp(s_port), &env, s_answers, NULL, 20000),
+              "the registry at port %d did not answer Stats in 20 s", s_port);
 }
 
 static void s_setup(void)
 {
     s_dir = chat_temp_dir("registry");
-    s_port = chat_free_port();
-    s_pub_port = chat_free_port();
     s_start_registry("1000");
     s_wait_registry();
 }

@@ -170,13 +170,15 @@ Test(roomd_failover, a_roomd_started_before_the_registry_registers_when_it_comes
     rdt_roomd_t *r = &s_cluster.roomd[2];
     snprintf(r->node, sizeof r->node, "node-2");
     snprintf(r->data, sizeof r->data, "%s/node-2", s_cluster.dir);
-    r->port = chat_free_port();
-    r->pub_port = chat_free_port();
-    rdt_roomd_start(&s_cluster, 2);
+    r->port = 0; //  free ports, reported in its ready file once it serves
+    r->pub_port = 0;
+    rdt_roomd_launch(&s_cluster, 2);
+    //  Not an event but its absence: the roomd keeps waiting, does not exit.
     chat_sleep_ms(300);
     cr_assert(chat_proc_alive(r->proc), "roomd gave up without a registry");
     rdt_registry_start(&s_cluster);
     rdt_roomd_start(&s_cluster, 1);
+    rdt_roomd_ready(&s_cluster, 2);
     rdt_wait_live(&s_cluster, 3);
 }
 
@@ -207,10 +209,7 @@ Test(roomd_failover, the_node_name_stays_with_the_data_and_wildcard_binds_are_ad
     //  node-1 again, bound to every interface, with a room limit.
     chat_proc_stop(&s_cluster.roomd[1].proc);
     rdt_roomd_t *r = &s_cluster.roomd[1];
-    int port = chat_free_port();
-    char bind[64], pub[64];
-    snprintf(bind, sizeof bind, "tcp://*:%d", port);
-    snprintf(pub, sizeof pub, "tcp://*:%d", r->pub_port);
+    const char *bind = "tcp://*:*", *pub = "tcp://*:*"; //  free ports, on every interface
     const char *args[] = {"--registry",
                           chat_tcp(s_cluster.port),
                           "--bind",
@@ -225,15 +224,21 @@ Test(roomd_failover, the_node_name_stays_with_the_data_and_wildcard_binds_are_ad
                           "5",
                           NULL}; //  no --node: the name comes from the data directory
     r->proc = chat_proc_start("roomd", args, s_cluster.dir, "node-1-again");
+    cr_assert(chat_proc_wait_ready(r->proc, 20000), "node-1 did not come back");
     char instance[96] = "", cmd[128] = "", want[128];
     uint32_t max_rooms = 0;
     int64_t deadline = chat_mono_ms() + 20000;
     while (
         !(s_node_info("node-1", instance, cmd, &max_rooms) && strcmp(instance, "node-1/1") != 0)) {
-        cr_assert_lt(chat_mono_ms(), deadline, "node-1 did not come back under its name");
+        cr_assert_lt(chat_mono_ms(), deadline,
+                     "node-1 did not come back under its name (registry says instance %s)",
+                     instance);
         chat_sleep_ms(100);
     }
     cr_expect_str_eq(instance, "node-1/2");
+    //  Bound to tcp://0.0.0.0:<free port>, advertised with --advertise-host.
+    int port = chat_proc_ready_port(r->proc, "cmd");
+    cr_assert_gt(port, 0);
     snprintf(want, sizeof want, "tcp://127.0.0.1:%d", port);
     cr_expect_str_eq(cmd, want);
     cr_expect_eq(max_rooms, 5);

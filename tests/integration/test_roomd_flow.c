@@ -40,12 +40,18 @@ Test(roomd_flow, rooms_are_spread_over_both_roomds)
     }
     cr_expect_gt(on[0], 0, "node-0 got no room");
     cr_expect_gt(on[1], 0, "node-1 got no room");
-    Chat__NodeStats stats;
-    int64_t deadline = chat_mono_ms() + 10000;
-    while (rdt_node_stats(&s_cluster, "node-0", &stats) &&
-           stats.rooms_assigned != (uint32_t)on[0] && chat_mono_ms() < deadline)
+    //  The grants show in node-0's next heartbeat stats.
+    Chat__NodeStats stats = CHAT__NODE_STATS__INIT;
+    int64_t deadline = chat_mono_ms() + RDT_DEADLINE_MS;
+    bool known = false;
+    while (!((known = rdt_node_stats(&s_cluster, "node-0", &stats)) &&
+             stats.rooms_assigned == (uint32_t)on[0]) &&
+           chat_mono_ms() < deadline)
         chat_sleep_ms(100);
-    cr_expect_eq(stats.rooms_assigned, (uint32_t)on[0], "node-0 does not report its grants");
+    cr_expect(known, "the registry has no stats of node-0");
+    cr_expect_eq(stats.rooms_assigned, (uint32_t)on[0],
+                 "node-0 reports %u rooms assigned, expected the %d placed on it",
+                 stats.rooms_assigned, on[0]);
 }
 
 Test(roomd_flow, join_send_and_history_go_through_zeromq)
@@ -69,8 +75,8 @@ Test(roomd_flow, join_send_and_history_go_through_zeromq)
     cr_expect_str_eq(join->room->users[0]->id, "alice");
     chat_envelope_free(&reply);
 
-    Chat__Envelope *event = rdt_gw_event(gw, 5000, true);
-    cr_assert_not_null(event, "no join event");
+    Chat__Envelope *event = rdt_gw_event(gw, RDT_DEADLINE_MS, true);
+    cr_assert_not_null(event, "no join event of alice within %d ms", RDT_DEADLINE_MS);
     cr_expect_eq(event->room_event->seq, 1);
     cr_assert_not_null(event->room_event->joined);
     cr_expect_str_eq(event->room_event->joined->id, "alice");
@@ -85,8 +91,8 @@ Test(roomd_flow, join_send_and_history_go_through_zeromq)
     cr_expect_str_eq(reply->send_reply->message_id, "general:2");
     chat_envelope_free(&reply);
 
-    event = rdt_gw_event(gw, 5000, true);
-    cr_assert_not_null(event, "no message event");
+    event = rdt_gw_event(gw, RDT_DEADLINE_MS, true);
+    cr_assert_not_null(event, "no event of seq 2 within %d ms", RDT_DEADLINE_MS);
     cr_expect_eq(event->room_event->seq, 2);
     cr_expect_str_eq(event->room_event->message->content, "Hello, world");
     cr_expect_str_eq(event->room_event->message->user_id, "alice");
@@ -132,7 +138,7 @@ Test(roomd_flow, join_send_and_history_go_through_zeromq)
     reply = rdt_gw_call(gw, p.instance, &env);
     cr_expect_eq(reply->leave_reply->status, CHAT__STATUS__STATUS_NOT_IN_ROOM);
     chat_envelope_free(&reply);
-    int64_t deadline = chat_mono_ms() + 5000;
+    int64_t deadline = chat_mono_ms() + RDT_DEADLINE_MS;
     bool left = false;
     while (!left && chat_mono_ms() < deadline) {
         event = rdt_gw_event(gw, 1000, true);
@@ -210,9 +216,10 @@ Test(roomd_flow, concurrent_senders_get_consecutive_seqs_and_ordered_events)
     //  The watcher saw every event once, in order.
     uint64_t expect = first - SENDERS; //  the join lines come first
     while (expect < first + SENDERS * PER_SENDER) {
-        Chat__Envelope *event = rdt_gw_event(watcher, 10000, true);
+        Chat__Envelope *event = rdt_gw_event(watcher, RDT_DEADLINE_MS, true);
         cr_assert_not_null(event, "event %llu missing", (unsigned long long)expect);
-        cr_assert_eq(event->room_event->seq, expect, "event out of order");
+        cr_assert_eq(event->room_event->seq, expect, "expected the event of seq %llu, got %llu",
+                     (unsigned long long)expect, (unsigned long long)event->room_event->seq);
         chat_envelope_free(&event);
         expect++;
     }
@@ -226,12 +233,14 @@ Test(roomd_flow, concurrent_senders_get_consecutive_seqs_and_ordered_events)
     rdt_gw_destroy(&watcher);
 }
 
-//  Runs chatctl against the cluster's registry; returns its exit code, stdout in out.
+//  Runs chatctl against the cluster's registry; returns its exit code, its
+//  output (stdout and stderr) in out. Answers may take long on a busy
+//  machine: 20 s unless args say otherwise (a later --timeout-ms wins).
 static int s_chatctl(const char *args, char *out, size_t size)
 {
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "CHAT_REGISTRY=%s %s/chatctl %s 2>/dev/null",
-             chat_tcp(s_cluster.port), CHAT_BIN_DIR, args);
+    snprintf(cmd, sizeof cmd, "CHAT_REGISTRY=%s %s/chatctl --timeout-ms %d %s 2>&1",
+             chat_tcp(s_cluster.port), CHAT_BIN_DIR, RDT_DEADLINE_MS, args);
     FILE *pipe = popen(cmd, "r");
     cr_assert_not_null(pipe);
     size_t n = fread(out, 1, size - 1, pipe);

@@ -18,18 +18,83 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <criterion/criterion.h>
+
 struct chat_proc {
-    pid_t pid;     //  child's pid
-    bool exited;   //  waitpid has reaped it
-    int status;    //  its wait status once exited
-    char log[512]; //  path of its log file
+    pid_t pid;       //  child's pid
+    bool exited;     //  waitpid has reaped it
+    int status;      //  its wait status once exited
+    char log[512];   //  path of its log file
+    char ready[512]; //  path of its ready file (CHAT_READY_FILE)
 };
+
+#define S_LOGS_MAX 64
+
+//  Logs of the processes this test (this process) started, for failure reports.
+static char s_logs[S_LOGS_MAX][512];
+static int s_log_count;
+static bool s_logs_dumped;
+
+static void s_remember_log(const char *log)
+{
+    for (int i = 0; i < s_log_count; i++)
+        if (strcmp(s_logs[i], log) == 0)
+            return;
+    if (s_log_count < S_LOGS_MAX)
+        snprintf(s_logs[s_log_count++], sizeof s_logs[0], "%s", log);
+}
+
+//  Prints the last `max` bytes of a log file, from a line start.
+static void s_dump_file(const char *path, long max)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    long from = size > max ? size - max : 0;
+    fseek(f, from, SEEK_SET);
+    if (from > 0)
+        for (int c = fgetc(f); c != EOF && c != '\n'; c = fgetc(f))
+            ;
+    fprintf(stderr, "---- last lines of %s ----\n", path);
+    char buf[1024];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+        fwrite(buf, 1, n, stderr);
+    fclose(f);
+}
+
+void chat_test_dump_logs(void)
+{
+    for (int i = 0; i < s_log_count; i++)
+        s_dump_file(s_logs[i], 3000);
+}
+
+//  Every Criterion assertion of a test linked with chat_test_support goes
+//  through here (-Wl,--wrap=criterion_send_assert, tests/CMakeLists.txt): the
+//  first failure prints the processes' logs while they still exist.
+void __real_criterion_send_assert(struct criterion_assert_stats *stats);
+void __wrap_criterion_send_assert(struct criterion_assert_stats *stats);
+void __wrap_criterion_send_assert(struct criterion_assert_stats *stats)
+{
+    __real_criterion_send_assert(stats);
+    if (!stats->passed && !s_logs_dumped && s_log_count > 0) {
+        s_logs_dumped = true;
+        fprintf(stderr, "%s:%u: failed: %s\n", stats->file, stats->line,
+                stats->message ? stats->message : "");
+        chat_test_dump_logs();
+    }
+}
 
 chat_proc_t *chat_proc_start(const char *program, const char *const *args, const char *dir,
                              const char *label)
 {
     chat_proc_t *proc = calloc(1, sizeof *proc);
     snprintf(proc->log, sizeof proc->log, "%s/%s.log", dir, label);
+    snprintf(proc->ready, sizeof proc->ready, "%s/%s.ready", dir, label);
+    unlink(proc->ready);
+    s_remember_log(proc->log);
     char path[512];
     snprintf(path, sizeof path, "%s/%s", CHAT_BIN_DIR, program);
 
@@ -57,6 +122,7 @@ chat_proc_t *chat_proc_start(const char *program, const char *const *args, const
             dup2(fd, STDERR_FILENO);
             close(fd);
         }
+        setenv("CHAT_READY_FILE", proc->ready, 1);
         execv(path, (char *const *)argv);
         fprintf(stderr, "exec %s: %s\n", path, strerror(errno));
         _exit(127);
@@ -133,18 +199,54 @@ bool chat_proc_stop_clean(chat_proc_t **proc_p)
 
 void chat_proc_dump_log(const chat_proc_t *proc)
 {
-    FILE *f = fopen(proc->log, "r");
+    s_dump_file(proc->log, 4000);
+}
+
+bool chat_proc_wait_ready(chat_proc_t *proc, int timeout_ms)
+{
+    int64_t start = chat_mono_ms();
+    while (access(proc->ready, F_OK) != 0) {
+        bool alive = chat_proc_alive(proc);
+        if (!alive || chat_mono_ms() - start >= timeout_ms) {
+            fprintf(stderr,
+                    "expected the ready file %s within %d ms; got none after %lld ms, the "
+                    "process %s (status 0x%x)\n",
+                    proc->ready, timeout_ms, (long long)(chat_mono_ms() - start),
+                    alive ? "still runs" : "exited", alive ? 0 : proc->status);
+            chat_proc_dump_log(proc);
+            return false;
+        }
+        chat_sleep_ms(10);
+    }
+    return true;
+}
+
+bool chat_proc_ready_value(const chat_proc_t *proc, const char *key, char *out, size_t size)
+{
+    FILE *f = fopen(proc->ready, "r");
     if (!f)
-        return;
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, size > 4000 ? size - 4000 : 0, SEEK_SET);
-    fprintf(stderr, "---- %s ----\n", proc->log);
-    char buf[1024];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-        fwrite(buf, 1, n, stderr);
+        return false;
+    char line[600];
+    bool found = false;
+    size_t klen = strlen(key);
+    while (!found && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = '\0';
+        if (strncmp(line, key, klen) == 0 && line[klen] == ' ') {
+            snprintf(out, size, "%s", line + klen + 1);
+            found = true;
+        }
+    }
     fclose(f);
+    return found;
+}
+
+int chat_proc_ready_port(const chat_proc_t *proc, const char *key)
+{
+    char value[600];
+    if (!chat_proc_ready_value(proc, key, value, sizeof value))
+        return -1;
+    const char *colon = strrchr(value, ':');
+    return atoi(colon ? colon + 1 : value);
 }
 
 int chat_free_port(void)

@@ -2,6 +2,18 @@
  *
  *  Processes started here die with the test process (PR_SET_PDEATHSIG), so a
  *  failed or timed-out test leaves nothing behind. Every wait has a timeout.
+ *
+ *  Ports: a process under test binds port 0 (tcp://127.0.0.1:*, --port 0)
+ *  and reports what it got in its ready file (common/chat_ready.h), which
+ *  chat_proc_start names in CHAT_READY_FILE; chat_proc_wait_ready waits for
+ *  it. A port picked here and bound later by another process can be taken in
+ *  between by anyone on the machine: chat_free_port is only for a port that
+ *  nobody is meant to serve.
+ *
+ *  When an assertion fails (any cr_assert / cr_expect of a test linked with
+ *  this library: chat_test_support wraps criterion_send_assert), the last
+ *  lines of every log of the processes the test started are printed, once,
+ *  right then, while they still exist.
  */
 #ifndef CHAT_TEST_H
 #define CHAT_TEST_H
@@ -10,14 +22,30 @@
 #include "chat_request.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 typedef struct chat_proc chat_proc_t;
 
 //  Starts CHAT_BIN_DIR/<program> with args (NULL-terminated, without argv[0]).
-//  stdout and stderr go to <dir>/<label>.log. Returns NULL when fork fails.
+//  stdout and stderr go to <dir>/<label>.log; CHAT_READY_FILE is
+//  <dir>/<label>.ready (removed first, so that a restart's file is its own).
+//  Returns NULL when fork fails.
 chat_proc_t *chat_proc_start(const char *program, const char *const *args, const char *dir,
                              const char *label);
+
+//  Waits up to timeout_ms until the process has written its ready file.
+//  Returns false (after printing what it waited for and the log's tail) when
+//  the process exited first or the time ran out.
+bool chat_proc_wait_ready(chat_proc_t *proc, int timeout_ms);
+
+//  The value of line `key` of the process's ready file ("bind", "pub", "cmd",
+//  "instance", "port"), copied into out; false when there is none.
+bool chat_proc_ready_value(const chat_proc_t *proc, const char *key, char *out, size_t size);
+
+//  The port at the end of the ready file's value for key (an endpoint or a
+//  port), or -1.
+int chat_proc_ready_port(const chat_proc_t *proc, const char *key);
 
 //  Pid of a started process.
 pid_t chat_proc_pid(const chat_proc_t *proc);
@@ -41,7 +69,13 @@ bool chat_proc_stop_clean(chat_proc_t **proc);
 //  Prints the tail of a process's log to stderr (for failing tests).
 void chat_proc_dump_log(const chat_proc_t *proc);
 
-//  A TCP port on 127.0.0.1 that was free a moment ago.
+//  Prints the tail of every log of the processes this test started (what a
+//  failing assertion does by itself, see above).
+void chat_test_dump_logs(void);
+
+//  A TCP port on 127.0.0.1 that was free a moment ago: for a port that
+//  nobody serves (connections are refused). Never for a port that a process
+//  binds later (see above).
 int chat_free_port(void);
 
 //  "tcp://127.0.0.1:<port>" in a static ring of buffers (valid for 16 calls).
