@@ -14,8 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define REG_DRAIN_MAX 1000 //  requests served per loop turn before timers run
-#define REG_SWEEP_MS 100   //  how often leases and pending grants are checked
+#define REG_DRAIN_MAX 1000      //  requests served per loop turn before timers run
+#define REG_SWEEP_MS 100        //  how often leases and pending grants are checked
+#define REG_BIND_RETRY_MS 10000 //  how long a bind waits for a port still held by a closing socket
 
 //  Counters reported by Stats, in this order.
 typedef enum {
@@ -686,6 +687,24 @@ static void s_timers(reg_server_t *self)
 
 // ------------------------------------------------------------ lifecycle
 
+//  Binds with libzmq itself: port * is port 0, the kernel's random choice.
+//  (CZMQ's zsock_bind scans up from 49152 instead, so every registry of the
+//  machine bound with * took the same lowest free port: one restarting on
+//  its port lost it to the next one that started.) A port still held by a
+//  socket being closed is waited for, up to REG_BIND_RETRY_MS.
+static int s_bind(zsock_t *sock, const char *endpoint)
+{
+    int64_t deadline = chat_mono_ms() + REG_BIND_RETRY_MS;
+    while (zmq_bind(zsock_resolve(sock), endpoint) != 0) {
+        if (zmq_errno() != EADDRINUSE || chat_mono_ms() >= deadline) {
+            chat_error("cannot bind %s: %s", endpoint, zmq_strerror(zmq_errno()));
+            return -1;
+        }
+        zclock_sleep(20);
+    }
+    return 0;
+}
+
 reg_server_t *reg_server_new(const reg_config_t *config)
 {
     reg_server_t *self = calloc(1, sizeof *self);
@@ -710,13 +729,7 @@ reg_server_t *reg_server_new(const reg_config_t *config)
     }
     chat_wire_tune(self->router);
     chat_wire_tune(self->pub);
-    if (zsock_bind(self->router, "%s", config->bind) < 0) {
-        chat_error("cannot bind %s: %s", config->bind, zmq_strerror(zmq_errno()));
-        reg_server_destroy(&self);
-        return NULL;
-    }
-    if (zsock_bind(self->pub, "%s", config->pub_bind) < 0) {
-        chat_error("cannot bind %s: %s", config->pub_bind, zmq_strerror(zmq_errno()));
+    if (s_bind(self->router, config->bind) != 0 || s_bind(self->pub, config->pub_bind) != 0) {
         reg_server_destroy(&self);
         return NULL;
     }

@@ -34,6 +34,7 @@ CHAT_DOCKER_KEEP=1 keeps everything for a post-mortem.
 import asyncio
 import json
 import os
+import random
 import shlex
 import signal
 import socket
@@ -99,9 +100,19 @@ def wait_until(what, probe, timeout, interval=0.25):
 
 
 def free_port(address="127.0.0.1"):
-    with socket.socket() as s:
-        s.bind((address, 0))
-        return s.getsockname()[1]
+    """A port free now on address, for Docker to publish a moment later.
+    Chosen below Linux's ephemeral range (32768 and up), where the kernel
+    hands out none by itself (bind to port 0, outgoing connections): only
+    someone else's explicit choice can take it in between."""
+    for _ in range(200):
+        port = random.randrange(20000, 30000)
+        with socket.socket() as s:
+            try:
+                s.bind((address, port))
+                return port
+            except OSError:
+                continue
+    raise Failure(f"no free port in 20000-29999 on {address}")
 
 
 def compose_command():

@@ -28,18 +28,15 @@ Environment: CHAT_SOURCE_DIR, CHAT_DOCKER_TEST_BUDGET_S (as docker_cluster.py).
 import asyncio
 import json
 import os
-import random
-import shlex
 import signal
-import socket
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from docker_cluster import (DEPS_BUILD, DEPS_RUNTIME, DOCKERFILE, SKIP, SOURCE,  # noqa: E402
-                            Client, Failure, assert_room_log, check, inspect, log, run,
-                            wait_until)
+                            Client, Failure, assert_room_log, check, free_port, inspect, log,
+                            run, wait_until)
 
 STACK_FILE = os.path.join(SOURCE, "deploy", "stack.yml")
 SLOTS = 3
@@ -57,26 +54,12 @@ def ipvs_available():
     return os.path.exists("/proc/net/ip_vs")
 
 
-def free_port():
-    """A port below Linux's ephemeral range (where the kernel hands out
-    none) that is free now; the ingress binds it a moment later."""
-    for _ in range(200):
-        port = random.randrange(20000, 30000)
-        with socket.socket() as s:
-            try:
-                s.bind(("0.0.0.0", port))
-                return port
-            except OSError:
-                continue
-    raise Failure("no free port in 20000-29999")
-
-
 class SwarmTest:
     def __init__(self):
         self.tag = f"chatswarm{os.getpid()}x{int(time.time()) % 100000}"
         self.stack = self.tag
         self.image = f"chat-cluster:{self.tag}"
-        self.port = free_port()
+        self.port = free_port("0.0.0.0")  # published on every address of the machine
         self.url = f"ws://127.0.0.1:{self.port}/ws"
         self.made_swarm = False
         self.reaper = None

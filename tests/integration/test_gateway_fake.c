@@ -299,10 +299,10 @@ static void s_setup(void)
     zsock_set_identity(s_rd, S_INSTANCE);
     chat_wire_tune(s_rd);
     chat_wire_tune(s_room_pub);
-    F.reg_port = zsock_bind(s_reg, "tcp://127.0.0.1:*");
-    F.reg_pub_port = zsock_bind(s_reg_pub, "tcp://127.0.0.1:*");
-    F.rd_port = zsock_bind(s_rd, "tcp://127.0.0.1:*");
-    F.rd_pub_port = zsock_bind(s_room_pub, "tcp://127.0.0.1:*");
+    F.reg_port = chat_bind_free(s_reg);
+    F.reg_pub_port = chat_bind_free(s_reg_pub);
+    F.rd_port = chat_bind_free(s_rd);
+    F.rd_pub_port = chat_bind_free(s_room_pub);
     cr_assert(F.reg_port > 0 && F.reg_pub_port > 0 && F.rd_port > 0 && F.rd_pub_port > 0,
               "the fakes could not bind");
     pthread_create(&s_thread, NULL, s_fake_thread, NULL);

@@ -263,6 +263,18 @@ int chat_free_port(void)
     return port;
 }
 
+int chat_bind_free(void *sock)
+{
+    void *raw = zsock_resolve(sock);
+    char endpoint[256];
+    size_t len = sizeof endpoint;
+    if (zmq_bind(raw, "tcp://127.0.0.1:*") != 0 ||
+        zmq_getsockopt(raw, ZMQ_LAST_ENDPOINT, endpoint, &len) != 0)
+        return -1;
+    const char *colon = strrchr(endpoint, ':');
+    return colon ? atoi(colon + 1) : -1;
+}
+
 const char *chat_tcp(int port)
 {
     static char ring[16][64];

@@ -78,6 +78,12 @@ void chat_test_dump_logs(void);
 //  binds later (see above).
 int chat_free_port(void);
 
+//  Binds a ZeroMQ socket (a zsock_t or a libzmq socket) to tcp://127.0.0.1
+//  on a port the kernel chooses (libzmq's port *; CZMQ's zsock_bind with *
+//  takes the lowest free port from 49152 instead, the one every other such
+//  bind wants too). Returns the port, or -1.
+int chat_bind_free(void *sock);
+
 //  "tcp://127.0.0.1:<port>" in a static ring of buffers (valid for 16 calls).
 const char *chat_tcp(int port);
 
