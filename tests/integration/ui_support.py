@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import random
+import shlex
 import shutil
 import signal
 import socket
@@ -53,6 +54,7 @@ class Cluster:
         self.base_port = None
         self.up_output = ''
         self.restarted = []   # processes restart() started: ours to reap
+        self.reaper = None    # runs down if this process dies first
 
     def run(self, *args, check=True, timeout=240):
         cmd = [CLUSTER, *args, '--data', self.data]
@@ -63,7 +65,20 @@ class Cluster:
                                  f'stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}')
         return proc
 
+    def start_reaper(self):
+        """A process in its own session that runs `deploy/cluster down` on this
+        cluster if the test dies first (a ctest timeout kills the test, not the
+        programs deploy/cluster started in sessions of their own)."""
+        down = ' '.join(shlex.quote(a) for a in [CLUSTER, 'down', '--data', self.data])
+        remove = f'rm -rf {shlex.quote(self.data)}'
+        self.reaper = subprocess.Popen(
+            ['bash', '-c', f'tail --pid={os.getpid()} -f /dev/null; {down} >/dev/null 2>&1; {remove}'],
+            start_new_session=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL)
+
     def up(self):
+        if self.reaper is None:
+            self.start_reaper()
         last = None
         for _ in range(5):   # another test may grab a port between our check and the bind
             self.port = free_range(self.gateways)
@@ -88,6 +103,10 @@ class Cluster:
             except subprocess.TimeoutExpired:
                 pass
         self.restarted = []
+        if self.reaper:
+            self.reaper.kill()
+            self.reaper.wait()
+            self.reaper = None
         return proc
 
     def status(self):
