@@ -94,13 +94,17 @@ static void s_tick(lws_sorted_usec_list_t *sul)
     lws_sul_schedule(gw->context, 0, &gw->tick, s_tick, S_TICK_US);
 }
 
-//  lws's own log lines go through chat_log.
+static chat_log_limit_t s_log_lws;
+
+//  lws's own log lines go through chat_log, rate limited: clients trigger
+//  most of them ("Ran out of header data space", bad protocol lists).
 static void s_lws_log(int level, const char *line)
 {
     size_t n = strlen(line);
     while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
         n--;
-    chat_log(level == LLL_ERR ? CHAT_LOG_ERROR : CHAT_LOG_WARN, "lws: %.*s", (int)n, line);
+    chat_log_limited(&s_log_lws, level == LLL_ERR ? CHAT_LOG_ERROR : CHAT_LOG_WARN, "lws: %.*s",
+                     (int)n, line);
 }
 
 static void s_setup_lws(s_server_t *srv)
