@@ -272,15 +272,18 @@ gw_t *gw_server_new(const gw_config_t *config)
         gw->context = s_create_context(srv, false);
     if (!gw->context && srv->loop) {
         //  lws loads its libev glue at run time (libwebsockets-evlib-ev).
-        chat_warn("lws refused the libev loop (is libwebsockets-evlib-ev installed?): "
-                  "falling back to lws's poll()");
         s_loop_destroy(srv);
         gw->context = s_create_context(srv, true);
         if (!gw->context)
             gw->context = s_create_context(srv, false);
+        if (gw->context)
+            chat_warn("lws refused the libev loop (is libwebsockets-evlib-ev installed?): "
+                      "falling back to lws's poll()");
     }
     if (!gw->context || gw_bridge_adopt(gw, gw->vhost, "gw-zmq") != 0) {
-        chat_error("cannot listen on port %ld", gw->config.port);
+        chat_error("cannot listen on port %ld%s", gw->config.port,
+                   *gw->config.tls_cert ? ", or cannot use --tls-cert and --tls-key (see above)"
+                                        : "");
         gw_server_destroy(&gw);
         return NULL;
     }

@@ -260,6 +260,14 @@ class EdgeTest(unittest.IsolatedAsyncioTestCase):
                                  text=True, timeout=TIMEOUT)
             self.assertEqual(out.returncode, 2, flags)
             self.assertIn(message, out.stderr)
+        # a file that is no certificate: readable, so only TLS can tell
+        garbage = os.path.join(self.cluster.data, 'garbage.pem')
+        with open(garbage, 'w') as f:
+            f.write('not a certificate\n')
+        out = subprocess.run([gateway, '--port', '0', '--tls-cert', garbage, '--tls-key', self.key],
+                             capture_output=True, text=True, timeout=TIMEOUT)
+        self.assertEqual(out.returncode, 1)
+        self.assertIn('cannot use --tls-cert and --tls-key', out.stderr)
 
 
 if __name__ == '__main__':
