@@ -14,12 +14,14 @@
  *  (within S_ANSWER_MS): the registry is alive and still serving.
  *  Whatever else comes back must be an envelope.
  */
+#define _GNU_SOURCE
 #include "chat_clock.h"
 #include "chat_wire.h"
 #include "fuzz_support.h"
 #include "reg_server.h"
 
 #include <czmq.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,7 +77,7 @@ static void s_registry_stop(s_registry_t *reg, zsock_t *waker)
 }
 
 //  Sends the closing StatsRequest and reads until its answer; fails after S_ANSWER_MS.
-static void s_sync(zsock_t *dealer)
+static void s_sync(s_registry_t *reg, zsock_t *dealer)
 {
     Chat__StatsRequest stats = CHAT__STATS_REQUEST__INIT;
     Chat__Envelope env = CHAT__ENVELOPE__INIT;
@@ -88,8 +90,13 @@ static void s_sync(zsock_t *dealer)
     for (;;) {
         int64_t left = deadline - chat_mono_ms();
         zmq_pollitem_t item = {zsock_resolve(dealer), 0, ZMQ_POLLIN, 0};
-        if (left <= 0 || zmq_poll(&item, 1, (long)left) <= 0)
-            fuzz_fail("the registry did not answer a StatsRequest within %d ms", S_ANSWER_MS);
+        int ready = left > 0 ? zmq_poll(&item, 1, (long)left) : 0;
+        if (ready < 0 && zmq_errno() == EINTR)
+            continue; //  libFuzzer's SIGALRM (its -timeout watchdog)
+        if (ready <= 0)
+            fuzz_fail("the registry did not answer a StatsRequest within %d ms (its loop %s)",
+                      S_ANSWER_MS,
+                      pthread_tryjoin_np(reg->thread, NULL) == 0 ? "has ended" : "still runs");
         Chat__Envelope *reply = NULL;
         int rc = chat_wire_recv(dealer, NULL, &reply);
         if (rc == CHAT_WIRE_BAD)
@@ -134,8 +141,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     while (fuzz_next_frame(&r, &frame, &len))
         if (len > 0)
             chat_wire_send_bytes(dealers[frame[0] & 1], NULL, frame + 1, len - 1);
-    s_sync(dealers[0]);
-    s_sync(dealers[1]);
+    s_sync(&reg, dealers[0]);
+    s_sync(&reg, dealers[1]);
     s_registry_stop(&reg, dealers[0]);
     zsock_destroy(&dealers[0]);
     zsock_destroy(&dealers[1]);
