@@ -1,10 +1,14 @@
 /*  chat_request: see chat_request.h. */
 #include "chat_request.h"
 #include "chat_clock.h"
+#include "chat_registry.h"
 #include "chat_wire.h"
 
 #include <czmq.h>
 #include <errno.h>
+
+#define S_ROUND_MS 1000  //  resend when no registry answered for this long
+#define S_ELECTION_MS 50 //  pause before asking again when none leads
 
 Chat__Envelope *chat_request(const char *endpoint, const Chat__Envelope *request, int timeout_ms)
 {
@@ -31,4 +35,115 @@ Chat__Envelope *chat_request(const char *endpoint, const Chat__Envelope *request
     }
     zsock_destroy(&sock);
     return reply;
+}
+
+//  The registries asked, one DEALER each.
+typedef struct {
+    chat_registry_t list;               //  endpoints
+    zsock_t *socks[CHAT_REGISTRY_MAX];  //  socks[i] is connected to list.endpoints[i]
+    bool not_leader[CHAT_REGISTRY_MAX]; //  answered NOT_LEADER this round
+    zpoller_t *poller;                  //  over every socket
+} s_quorum_t;
+
+static void s_quorum_open(s_quorum_t *q, size_t i)
+{
+    q->socks[i] = zsock_new(ZMQ_DEALER);
+    if (!q->socks[i])
+        return;
+    chat_wire_tune(q->socks[i]);
+    if (zsock_connect(q->socks[i], "%s", q->list.endpoints[i]) != 0) {
+        zsock_destroy(&q->socks[i]);
+        return;
+    }
+    zpoller_add(q->poller, q->socks[i]);
+}
+
+//  Sends the request to every registry and forgets the round's answers.
+static void s_round(s_quorum_t *q, const Chat__Envelope *request)
+{
+    for (size_t i = 0; i < q->list.count; i++) {
+        q->not_leader[i] = false;
+        if (q->socks[i])
+            chat_wire_send(q->socks[i], NULL, request);
+    }
+}
+
+//  True when every registry with a socket answered NOT_LEADER this round.
+static bool s_none_leads(const s_quorum_t *q)
+{
+    for (size_t i = 0; i < q->list.count; i++)
+        if (q->socks[i] && !q->not_leader[i])
+            return false;
+    return true;
+}
+
+static bool s_is_not_leader(const Chat__Envelope *env)
+{
+    return env->body_case == CHAT__ENVELOPE__BODY_ERROR &&
+           env->error->status == CHAT__STATUS__STATUS_NOT_LEADER;
+}
+
+//  A NOT_LEADER answer from socket i: noted; a leader the list lacks is
+//  asked too.
+static void s_on_not_leader(s_quorum_t *q, size_t i, const Chat__Envelope *env,
+                            const Chat__Envelope *request)
+{
+    q->not_leader[i] = true;
+    size_t before = q->list.count;
+    size_t current = q->list.current;
+    chat_registry_follow(&q->list, env->error->leader_endpoint);
+    q->list.current = current;
+    if (q->list.count > before) {
+        s_quorum_open(q, before);
+        if (q->socks[before])
+            chat_wire_send(q->socks[before], NULL, request);
+    }
+}
+
+Chat__Envelope *chat_request_leader(const char *list, const Chat__Envelope *request, int timeout_ms)
+{
+    s_quorum_t q;
+    memset(&q, 0, sizeof q);
+    if (chat_registry_parse(&q.list, list) != 0)
+        return NULL;
+    q.poller = zpoller_new(NULL);
+    for (size_t i = 0; i < q.list.count; i++)
+        s_quorum_open(&q, i);
+    Chat__Envelope *reply = NULL, *refusal = NULL;
+    int64_t now = chat_mono_ms();
+    int64_t deadline = now + timeout_ms;
+    int64_t next_round = now + S_ROUND_MS;
+    s_round(&q, request);
+    while (!reply && (now = chat_mono_ms()) < deadline) {
+        if (now >= next_round) {
+            s_round(&q, request);
+            next_round = now + S_ROUND_MS;
+        }
+        int64_t wait = (next_round < deadline ? next_round : deadline) - now;
+        void *which = zpoller_wait(q.poller, (int)(wait > 0 ? wait : 0));
+        if (!which)
+            continue;
+        Chat__Envelope *env = NULL;
+        if (chat_wire_recv(which, NULL, &env) != CHAT_WIRE_GOT || env->req_id != request->req_id) {
+            chat_envelope_free(&env);
+            continue;
+        }
+        if (!s_is_not_leader(env)) {
+            reply = env;
+            break;
+        }
+        for (size_t i = 0; i < q.list.count; i++)
+            if ((void *)q.socks[i] == which)
+                s_on_not_leader(&q, i, env, request);
+        chat_envelope_free(&refusal);
+        refusal = env;
+        if (s_none_leads(&q))
+            next_round = chat_mono_ms() + S_ELECTION_MS;
+    }
+    zpoller_destroy(&q.poller);
+    for (size_t i = 0; i < q.list.count; i++)
+        zsock_destroy(&q.socks[i]);
+    if (reply)
+        chat_envelope_free(&refusal);
+    return reply ? reply : refusal;
 }

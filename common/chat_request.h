@@ -1,4 +1,4 @@
-/*  chat_request: one blocking request/reply over a fresh DEALER, for
+/*  chat_request: blocking request/reply over fresh DEALERs, for
  *  command-line tools and tests (daemons never block like this).
  */
 #ifndef CHAT_REQUEST_H
@@ -11,5 +11,18 @@
 //  Returns the reply (free with chat_envelope_free), or NULL on timeout or
 //  when endpoint is not a valid ZeroMQ endpoint.
 Chat__Envelope *chat_request(const char *endpoint, const Chat__Envelope *request, int timeout_ms);
+
+//  Sends request to the leader of a registry quorum. list holds the
+//  registries' endpoints, comma-separated (one is fine). Every registry of
+//  the list gets the request at once; an ErrorReply{STATUS_NOT_LEADER} is
+//  set aside (a leader it names that the list lacks gets the request too),
+//  any other reply is returned. When every registry that answered said
+//  NOT_LEADER (an election is on), or none answered for a second, the
+//  request goes out again. Returns the reply; at timeout_ms the last
+//  NOT_LEADER reply when there was one, else NULL. A request that changes
+//  state may thus reach the leader twice: it must be idempotent
+//  (CreateRoomRequest carries a token for that).
+Chat__Envelope *chat_request_leader(const char *list, const Chat__Envelope *request,
+                                    int timeout_ms);
 
 #endif
