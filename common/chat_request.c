@@ -9,6 +9,7 @@
 
 #define S_ROUND_MS 1000  //  resend when no registry answered for this long
 #define S_ELECTION_MS 50 //  pause before asking again when none leads
+#define S_REFUSED_MS 200 //  resend this soon after a NOT_LEADER (the leader named may be dead)
 
 Chat__Envelope *chat_request(const char *endpoint, const Chat__Envelope *request, int timeout_ms)
 {
@@ -137,8 +138,9 @@ Chat__Envelope *chat_request_leader(const char *list, const Chat__Envelope *requ
                 s_on_not_leader(&q, i, env, request);
         chat_envelope_free(&refusal);
         refusal = env;
-        if (s_none_leads(&q))
-            next_round = chat_mono_ms() + S_ELECTION_MS;
+        int64_t soon = chat_mono_ms() + (s_none_leads(&q) ? S_ELECTION_MS : S_REFUSED_MS);
+        if (soon < next_round)
+            next_round = soon;
     }
     zpoller_destroy(&q.poller);
     for (size_t i = 0; i < q.list.count; i++)

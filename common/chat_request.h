@@ -16,12 +16,12 @@ Chat__Envelope *chat_request(const char *endpoint, const Chat__Envelope *request
 //  registries' endpoints, comma-separated (one is fine). Every registry of
 //  the list gets the request at once; an ErrorReply{STATUS_NOT_LEADER} is
 //  set aside (a leader it names that the list lacks gets the request too),
-//  any other reply is returned. When every registry that answered said
-//  NOT_LEADER (an election is on), or none answered for a second, the
-//  request goes out again. Returns the reply; at timeout_ms the last
-//  NOT_LEADER reply when there was one, else NULL. A request that changes
-//  state may thus reach the leader twice: it must be idempotent
-//  (CreateRoomRequest carries a token for that).
+//  any other reply is returned. The request goes out again 50 ms after
+//  every registry said NOT_LEADER (an election is on), 200 ms after one did
+//  (the leader it names may be dead), and a second after the last round. Returns the reply; at
+//  timeout_ms the last NOT_LEADER reply when there was one, else NULL. A request that changes state
+//  may thus reach the leader twice: it must be idempotent (CreateRoomRequest carries a token for
+//  that).
 Chat__Envelope *chat_request_leader(const char *list, const Chat__Envelope *request,
                                     int timeout_ms);
 

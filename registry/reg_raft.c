@@ -5,6 +5,7 @@
 #include "reg_raft_transport.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <raft.h>
 #include <raft/uv.h>
 #include <stdlib.h>
@@ -420,6 +421,9 @@ reg_raft_t *reg_raft_new(const reg_raft_opts_t *opts)
         return NULL;
     self->fsm = opts->fsm;
     self->finished_tail = &self->finished;
+    //  libuv writes to TCP sockets with write(): a peer that died would end
+    //  this process with SIGPIPE (ZeroMQ uses MSG_NOSIGNAL; libuv does not).
+    signal(SIGPIPE, SIG_IGN);
     if (s_mkdir(opts->dir) != 0 || uv_loop_init(&self->loop) != 0) {
         free(self);
         return NULL;
