@@ -76,7 +76,7 @@ static Chat__Envelope *s_registry_call(const ctl_context_t *ctx, const Chat__Env
         return NULL;
     }
     if (!reply) {
-        fprintf(stderr, "chatctl: no registry of %s answered within %ld ms\n", ctx->registry,
+        fprintf(stderr, "chatctl: the registry at %s did not answer within %ld ms\n", ctx->registry,
                 ctx->timeout_ms);
         *code = CTL_EXIT_NO_ANSWER;
         return NULL;
@@ -718,7 +718,7 @@ int ctl_registries(const ctl_context_t *ctx, int argc, char **argv)
     }
     const Chat__RegistryStatusReply *conf = s_best(rows, n);
     if (!conf) {
-        fprintf(stderr, "chatctl: no registry of %s answered within %ld ms\n", ctx->registry,
+        fprintf(stderr, "chatctl: the registry at %s did not answer within %ld ms\n", ctx->registry,
                 ctx->timeout_ms);
         return CTL_EXIT_NO_ANSWER;
     }

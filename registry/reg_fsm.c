@@ -399,6 +399,56 @@ static int s_member(reg_fsm_t *fsm, reg_store_txn_t *txn, const Chat__MemberComm
     return reg_store_put_member(txn, &rec);
 }
 
+// ---------------------------------------------------------------- frames
+
+#define S_FRAME_HEADER 8
+#define S_FRAME_FORMAT 1
+
+static void s_put_u32(uint8_t *at, uint32_t value)
+{
+    for (int i = 0; i < 4; i++)
+        at[i] = (uint8_t)(value >> (8 * i));
+}
+
+static uint32_t s_get_u32(const uint8_t *at)
+{
+    return (uint32_t)at[0] | (uint32_t)at[1] << 8 | (uint32_t)at[2] << 16 | (uint32_t)at[3] << 24;
+}
+
+//  msg framed into a buffer from alloc (see reg_fsm.h).
+static int s_frame(const ProtobufCMessage *msg, void *(*alloc)(size_t size), void **data,
+                   size_t *size)
+{
+    size_t len = protobuf_c_message_get_packed_size(msg);
+    size_t total = (S_FRAME_HEADER + len + 7) / 8 * 8;
+    uint8_t *buf = len <= UINT32_MAX ? alloc(total) : NULL;
+    if (!buf)
+        return -1;
+    memset(buf, 0, total);
+    s_put_u32(buf, (uint32_t)len);
+    s_put_u32(buf + 4, S_FRAME_FORMAT);
+    protobuf_c_message_pack(msg, buf + S_FRAME_HEADER);
+    *data = buf;
+    *size = total;
+    return 0;
+}
+
+//  The message inside a frame, or NULL when data is not one.
+static const uint8_t *s_unframe(const void *data, size_t size, size_t *len)
+{
+    const uint8_t *bytes = data;
+    if (!data || size < S_FRAME_HEADER || s_get_u32(bytes + 4) != S_FRAME_FORMAT)
+        return NULL;
+    *len = s_get_u32(bytes);
+    return *len <= size - S_FRAME_HEADER ? bytes + S_FRAME_HEADER : NULL;
+}
+
+int reg_fsm_encode(const Chat__RegistryCommand *cmd, void *(*alloc)(size_t size), void **data,
+                   size_t *size)
+{
+    return s_frame(&cmd->base, alloc, data, size);
+}
+
 // ---------------------------------------------------------------- apply
 
 //  The command's own work, inside txn.
@@ -453,10 +503,16 @@ int reg_fsm_apply(reg_fsm_t *fsm, uint64_t index, const Chat__RegistryCommand *c
 int reg_fsm_apply_bytes(reg_fsm_t *fsm, uint64_t index, const void *data, size_t size,
                         reg_fsm_result_t *result)
 {
-    Chat__RegistryCommand *cmd = chat__registry_command__unpack(NULL, size, data);
-    if (!cmd && index > fsm->applied)
-        chat_error("state machine: entry %llu (%zu bytes) does not decode: skipped",
-                   (unsigned long long)index, size);
+    size_t len = 0;
+    const uint8_t *msg = s_unframe(data, size, &len);
+    Chat__RegistryCommand *cmd = msg ? chat__registry_command__unpack(NULL, len, msg) : NULL;
+    if (!cmd && index > fsm->applied) {
+        char hex[2 * 24 + 1] = "";
+        for (size_t i = 0; i < size && i < 24; i++)
+            snprintf(hex + 2 * i, 3, "%02x", ((const unsigned char *)data)[i]);
+        chat_error("state machine: entry %llu (%zu bytes: %s...) does not decode: skipped",
+                   (unsigned long long)index, size, hex);
+    }
     int rc = reg_fsm_apply(fsm, index, cmd, result);
     if (cmd)
         chat__registry_command__free_unpacked(cmd, NULL);
@@ -510,12 +566,7 @@ int reg_fsm_snapshot(reg_fsm_t *fsm, void *(*alloc)(size_t size), void **data, s
     snap.n_nodes = n_nodes;
     snap.members = member_ptrs;
     snap.n_members = n_members;
-    *size = chat__registry_snapshot__get_packed_size(&snap);
-    *data = alloc(*size ? *size : 1);
-    if (*data) {
-        chat__registry_snapshot__pack(&snap, *data);
-        rc = 0;
-    }
+    rc = s_frame(&snap.base, alloc, data, size);
 done:
     free(rooms);
     free(infos);
@@ -569,7 +620,9 @@ static int s_store_snapshot(reg_fsm_t *fsm, const Chat__RegistrySnapshot *snap)
 
 int reg_fsm_restore(reg_fsm_t *fsm, const void *data, size_t size, int64_t now_ms)
 {
-    Chat__RegistrySnapshot *snap = chat__registry_snapshot__unpack(NULL, size, data);
+    size_t len = 0;
+    const uint8_t *msg = s_unframe(data, size, &len);
+    Chat__RegistrySnapshot *snap = msg ? chat__registry_snapshot__unpack(NULL, len, msg) : NULL;
     if (!snap || !s_valid_snapshot(snap)) {
         chat_error("state machine: a snapshot of %zu bytes does not decode", size);
         if (snap)

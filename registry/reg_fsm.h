@@ -66,18 +66,30 @@ bool reg_fsm_seeded(const reg_fsm_t *fsm);
 int reg_fsm_apply(reg_fsm_t *fsm, uint64_t index, const Chat__RegistryCommand *cmd,
                   reg_fsm_result_t *result);
 
-//  Decodes a log entry and applies it. An entry that does not decode (or
-//  names no command) changes nothing but the applied index, on every
-//  registry alike: result->status is BAD_REQUEST. Returns as reg_fsm_apply.
+//  Log entries and snapshots are framed: an 8-byte header (the message's
+//  length, u32 little-endian; the format, u32 little-endian, 1), the
+//  packed protobuf message, zeros up to a multiple of 8 bytes. libraft
+//  0.15 needs every entry's size to be a multiple of 8: its release build
+//  does not check, and it misplaces the data of any other entry it stores.
+
+//  cmd framed as a log entry, in a buffer from alloc(size) (the caller's,
+//  or libraft's once raft_apply takes it). Returns 0, or -1 when alloc failed.
+int reg_fsm_encode(const Chat__RegistryCommand *cmd, void *(*alloc)(size_t size), void **data,
+                   size_t *size);
+
+//  Decodes a framed log entry and applies it. An entry that does not
+//  decode (or names no command) changes nothing but the applied index, on
+//  every registry alike: result->status is BAD_REQUEST. Returns as
+//  reg_fsm_apply.
 int reg_fsm_apply_bytes(reg_fsm_t *fsm, uint64_t index, const void *data, size_t size,
                         reg_fsm_result_t *result);
 
-//  The whole state as a packed RegistrySnapshot, in a buffer from
+//  The whole state as a framed RegistrySnapshot, in a buffer from
 //  alloc(size) (the caller's to free with the matching free). Returns 0,
 //  or -1 when alloc failed.
 int reg_fsm_snapshot(reg_fsm_t *fsm, void *(*alloc)(size_t size), void **data, size_t *size);
 
-//  Replaces the state with a snapshot's, unless it is not ahead of the
+//  Replaces the state with a (framed) snapshot's, unless it is not ahead of the
 //  applied index (a registry that restarts restores its last snapshot onto
 //  an LMDB that is usually further along: nothing to do then). Nodes get
 //  one lease of grace from now_ms. Returns 0, or -1 when the snapshot does

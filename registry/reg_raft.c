@@ -212,15 +212,10 @@ static void s_deliver(reg_raft_t *self)
     }
 }
 
-//  Packs cmd into a buffer libraft may own.
+//  Frames cmd into a buffer libraft may own.
 static int s_pack(const Chat__RegistryCommand *cmd, struct raft_buffer *buf)
 {
-    buf->len = chat__registry_command__get_packed_size(cmd);
-    buf->base = raft_malloc(buf->len ? buf->len : 1);
-    if (!buf->base)
-        return RAFT_NOMEM;
-    chat__registry_command__pack(cmd, buf->base);
-    return 0;
+    return reg_fsm_encode(cmd, raft_malloc, &buf->base, &buf->len) == 0 ? 0 : RAFT_NOMEM;
 }
 
 int reg_raft_propose(reg_raft_t *self, const Chat__RegistryCommand *cmd, reg_raft_done_fn *done,
