@@ -2,6 +2,7 @@
 #include "gw_config.h"
 #include "chat_config.h"
 #include "chat_log.h"
+#include "chat_registry.h"
 
 #include <assert.h>
 #include <stdio.h>
@@ -22,9 +23,11 @@ static void s_table(gw_config_t *c, chat_option_t *opts)
         {"listen", "CHAT_HTTP_LISTEN", CHAT_OPT_STRING, "", "address to listen on (empty: all)",
          &c->listen},
         {"registry", "CHAT_REGISTRY", CHAT_OPT_STRING, "tcp://127.0.0.1:5555",
-         "registry ROUTER endpoint", &c->registry},
+         "registry ROUTER endpoints, comma-separated (a quorum: the gateway follows its leader)",
+         &c->registry},
         {"registry-pub", "CHAT_REGISTRY_PUB", CHAT_OPT_STRING, "",
-         "registry PUB endpoint (empty: registry port + 1)", &c->registry_pub},
+         "registry PUB endpoints, comma-separated (empty: each registry's port + 1)",
+         &c->registry_pub},
         {"www", "CHAT_WWW_DIR", CHAT_OPT_STRING, GW_DEFAULT_WWW, "directory of the web UI",
          &c->www},
         {"rate", "CHAT_RATE", CHAT_OPT_INT, "10",
@@ -76,6 +79,7 @@ void gw_config_defaults(gw_config_t *config)
 static int s_check(const gw_config_t *c)
 {
     const char *bad = NULL;
+    chat_registry_t list;
     if (c->port < 0 || c->port > 65535)
         bad = "--port must be 0..65535";
     else if (c->rate < 0 || c->burst < 1)
@@ -93,6 +97,10 @@ static int s_check(const gw_config_t *c)
         bad = "--event-lib must be ev or poll";
     else if (chat_log_level_parse(c->log_level) < 0)
         bad = "--log-level must be debug, info, warn or error";
+    else if (chat_registry_parse(&list, c->registry) != 0)
+        bad = "--registry must be a comma-separated list of endpoints";
+    else if (*c->registry_pub && chat_registry_parse(&list, c->registry_pub) != 0)
+        bad = "--registry-pub must be a comma-separated list of endpoints";
     if (bad)
         fprintf(stderr, "gateway: %s\n", bad);
     return bad ? -1 : 0;

@@ -5,8 +5,8 @@
 typedef struct {
     long port;                  //  HTTP/WebSocket port (0 = any free port, see gw_server_port)
     const char *listen;         //  interface or address to listen on ("" = all)
-    const char *registry;       //  registry ROUTER endpoint
-    const char *registry_pub;   //  registry PUB endpoint ("" = registry port + 1)
+    const char *registry;       //  registry ROUTER endpoints, comma-separated (a quorum)
+    const char *registry_pub;   //  registry PUB endpoints ("" = each registry's port + 1)
     const char *www;            //  directory served at /
     long rate;                  //  sendMessage/createRoom per second per connection (0 = no limit)
     long burst;                 //  token bucket size

@@ -9,7 +9,9 @@
  *  and resends the same request (same req_id, same client_msg_id, so a
  *  send is never doubled), with a growing pause, for --retry-ms. The
  *  client sees `unavailable` only when the registry says so or the retries
- *  run out. CreateRoom is never resent (it is not idempotent).
+ *  run out. Registry requests follow the quorum's leader: a NOT_LEADER
+ *  answer moves them to the registry it names and resends; CreateRoom
+ *  carries a token, so a resend answers the room the first attempt made.
  */
 #ifndef GW_OPS_H
 #define GW_OPS_H

@@ -53,6 +53,7 @@ void reg_server_publish(reg_server_t *self, Chat__RegistryEvent *event)
     event->boot = self->boot;
     event->term = self->term;
     event->leader_id = (uint64_t)self->config.id;
+    event->leader_endpoint = self->self_member.endpoint;
     event->seq = ++self->pub_seq;
     Chat__Envelope env;
     REG_ENVELOPE(env, 0, REGISTRY_EVENT, registry_event, event);
