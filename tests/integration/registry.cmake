@@ -2,3 +2,6 @@ chat_add_test(NAME integration_registry SOURCES integration/test_registry.c
               LIBS chat_test_support TIMEOUT 180)
 chat_add_test(NAME integration_chatctl SOURCES integration/test_chatctl.c
               LIBS chat_test_support PkgConfig::CJSON TIMEOUT 120)
+chat_add_test(NAME integration_registry_quorum
+              SOURCES integration/test_registry_quorum.c integration/reg_cluster.c
+              LIBS chat_test_support PkgConfig::CJSON TIMEOUT 300)

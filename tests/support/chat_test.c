@@ -161,6 +161,36 @@ int chat_free_port(void)
     return port;
 }
 
+//  True when port on 127.0.0.1 can be bound now.
+static bool s_port_free(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    struct sockaddr_in addr = {.sin_family = AF_INET,
+                               .sin_port = htons((uint16_t)port),
+                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bool ok = fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0 &&
+              bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0;
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
+int chat_free_ports(int count)
+{
+    for (int attempt = 0; attempt < 200; attempt++) {
+        int base = chat_free_port();
+        if (base <= 0 || base + count > 65535)
+            continue;
+        bool all = true;
+        for (int i = 1; i < count && all; i++)
+            all = s_port_free(base + i);
+        if (all)
+            return base;
+    }
+    return -1;
+}
+
 const char *chat_tcp(int port)
 {
     static char ring[16][64];

@@ -44,6 +44,10 @@ void chat_proc_dump_log(const chat_proc_t *proc);
 //  A TCP port on 127.0.0.1 that was free a moment ago.
 int chat_free_port(void);
 
+//  The first of count consecutive TCP ports on 127.0.0.1 that were all
+//  free a moment ago (a registry binds PORT, PORT+1 and PORT+2), or -1.
+int chat_free_ports(int count);
+
 //  "tcp://127.0.0.1:<port>" in a static ring of buffers (valid for 16 calls).
 const char *chat_tcp(int port);
 
