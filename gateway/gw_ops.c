@@ -516,6 +516,27 @@ void gw_ops_on_reply(gw_t *gw, gw_lat_t from, Chat__Envelope **env)
         s_on_status(gw, op, (Chat__Status)status);
 }
 
+void gw_ops_registry_moved(gw_t *gw)
+{
+    //  Collect first: sending may fail ops (and free them).
+    size_t n = 0;
+    for (gw_op_t *op = gw->ops->head; op; op = op->next)
+        n += op->state == GW_OP_STATE_SENT && s_is_registry(op->kind);
+    uint64_t *ids = n ? malloc(n * sizeof *ids) : NULL;
+    if (n && !ids)
+        abort();
+    size_t k = 0;
+    for (gw_op_t *op = gw->ops->head; op && k < n; op = op->next)
+        if (op->state == GW_OP_STATE_SENT && s_is_registry(op->kind))
+            ids[k++] = op->id;
+    for (size_t i = 0; i < k; i++) {
+        gw_op_t *op = gw_idmap_get(gw->ops->ops, ids[i]);
+        if (op && op->state == GW_OP_STATE_SENT)
+            s_send_registry(gw, op);
+    }
+    free(ids);
+}
+
 void gw_ops_tick(gw_t *gw, int64_t now_ms)
 {
     //  Collect first: handling an op may free or create others.

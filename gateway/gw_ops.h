@@ -53,6 +53,10 @@ void gw_ops_snapshot(gw_t *gw);
 //  A reply from the registry or a roomd. Takes over *env.
 void gw_ops_on_reply(gw_t *gw, gw_lat_t from, Chat__Envelope **env);
 
+//  The gateway talks to another registry now (a new leader): registry
+//  requests waiting for an answer from the previous one are sent again.
+void gw_ops_registry_moved(gw_t *gw);
+
 //  Timeouts and retries due at now_ms.
 void gw_ops_tick(gw_t *gw, int64_t now_ms);
 

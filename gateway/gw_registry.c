@@ -81,8 +81,9 @@ void gw_registry_on_event(gw_t *gw, const Chat__Envelope *env)
     if (new_stream) {
         gw->metrics.registry_streams++;
         //  Another registry leads: requests go where the events come from.
-        if (self->have_seq && ev->leader_id != self->leader_id)
-            gw_bridge_registry_follow(gw, ev->leader_endpoint);
+        if (self->have_seq && ev->leader_id != self->leader_id &&
+            gw_bridge_registry_follow(gw, ev->leader_endpoint))
+            gw_ops_registry_moved(gw);
     }
     self->leader_id = ev->leader_id;
     self->have_seq = true;

@@ -5,3 +5,6 @@ chat_add_test(NAME integration_chatctl SOURCES integration/test_chatctl.c
 chat_add_test(NAME integration_registry_quorum
               SOURCES integration/test_registry_quorum.c integration/reg_cluster.c
               LIBS chat_test_support PkgConfig::CJSON TIMEOUT 300)
+chat_add_test(NAME integration_registry_clients
+              SOURCES integration/test_registry_clients.c integration/reg_cluster.c
+              LIBS chat_test_support PkgConfig::CJSON TIMEOUT 180)
