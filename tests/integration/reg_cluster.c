@@ -239,3 +239,48 @@ void regt_wait_converged(regt_cluster_t *c, int ms)
               want ? want : "(no leader)");
     free(want);
 }
+
+chat_proc_t *regt_start_roomd(regt_cluster_t *c, const char *node, const char *const *extra)
+{
+    char data[600], bind[64], pub[64];
+    snprintf(data, sizeof data, "%s/%s", c->dir, node);
+    snprintf(bind, sizeof bind, "%s", chat_tcp(chat_free_port()));
+    snprintf(pub, sizeof pub, "%s", chat_tcp(chat_free_port()));
+    const char *args[32] = {"--registry", c->list, "--bind", bind, "--pub-bind",  pub,
+                            "--node",     node,    "--data", data, "--log-level", "debug"};
+    int n = 12;
+    for (int k = 0; extra && extra[k] && n < 30; k++)
+        args[n++] = extra[k];
+    args[n] = NULL;
+    chat_proc_t *proc = chat_proc_start("roomd", args, c->dir, node);
+    cr_assert_not_null(proc);
+    return proc;
+}
+
+//  Roomds the leader has heard since it leads.
+static size_t s_roomds_heard(regt_cluster_t *c)
+{
+    Chat__ListNodesRequest req = CHAT__LIST_NODES_REQUEST__INIT;
+    Chat__Envelope env = CHAT__ENVELOPE__INIT;
+    env.body_case = CHAT__ENVELOPE__BODY_LIST_NODES;
+    env.list_nodes = &req;
+    Chat__Envelope *reply = regt_call(c, &env, 1000);
+    size_t heard = 0;
+    if (reply && reply->body_case == CHAT__ENVELOPE__BODY_LIST_NODES_REPLY)
+        for (size_t i = 0; i < reply->list_nodes_reply->n_nodes; i++) {
+            const Chat__NodeInfo *n = reply->list_nodes_reply->nodes[i];
+            heard += n->live && n->last_heartbeat_ms_ago >= 0;
+        }
+    chat_envelope_free(&reply);
+    return heard;
+}
+
+void regt_wait_roomds(regt_cluster_t *c, size_t count, int ms)
+{
+    int64_t deadline = chat_mono_ms() + ms;
+    size_t heard = 0;
+    while ((heard = s_roomds_heard(c)) < count && chat_mono_ms() < deadline)
+        chat_sleep_ms(50);
+    cr_assert_geq(heard, count, "the leader heard %zu roomds of %zu within %d ms", heard, count,
+                  ms);
+}

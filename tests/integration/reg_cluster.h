@@ -69,6 +69,14 @@ int regt_create_room(regt_cluster_t *c, const char *name, int ms);
 //  index when not NULL.
 char *regt_catalog(regt_cluster_t *c, size_t i, uint64_t *applied);
 
+//  Starts a roomd named node that follows the quorum (--registry is the
+//  list), on free ports, data in <dir>/<node>, extra flags (may be NULL).
+chat_proc_t *regt_start_roomd(regt_cluster_t *c, const char *node, const char *const *extra);
+
+//  Waits until the leader has heard count roomds since it leads (they
+//  heartbeat it: rooms can be placed on them); asserts after ms.
+void regt_wait_roomds(regt_cluster_t *c, size_t count, int ms);
+
 //  Waits until every running registry has applied the same index and holds
 //  the same catalog as the leader (up to ms); asserts with the difference.
 void regt_wait_converged(regt_cluster_t *c, int ms);

@@ -8,3 +8,7 @@ chat_add_test(NAME integration_registry_quorum
 chat_add_test(NAME integration_registry_clients
               SOURCES integration/test_registry_clients.c integration/reg_cluster.c
               LIBS chat_test_support PkgConfig::CJSON TIMEOUT 180)
+# The seeded fault test; CHAT_FAULT_SECONDS=600 for the long version.
+chat_add_test(NAME integration_registry_faults
+              SOURCES integration/test_registry_faults.c integration/reg_cluster.c
+              LIBS chat_test_support TIMEOUT 300)

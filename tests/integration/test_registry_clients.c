@@ -30,19 +30,6 @@ static void s_teardown(void)
 
 TestSuite(quorum_clients, .fini = s_teardown, .timeout = 120);
 
-static void s_start_roomd(void)
-{
-    char data[600], bind[64], pub[64];
-    snprintf(data, sizeof data, "%s/roomd-a", s_c.dir);
-    snprintf(bind, sizeof bind, "%s", chat_tcp(chat_free_port()));
-    snprintf(pub, sizeof pub, "%s", chat_tcp(chat_free_port()));
-    const char *args[] = {"--registry",  s_c.list, "--bind",  bind,     "--pub-bind",
-                          pub,           "--node", "roomd-a", "--data", data,
-                          "--log-level", "debug",  NULL};
-    s_roomd = chat_proc_start("roomd", args, s_c.dir, "roomd-a");
-    cr_assert_not_null(s_roomd);
-}
-
 static void s_start_gateway(void)
 {
     s_http = chat_free_port();
@@ -106,7 +93,7 @@ static cJSON *s_call(chat_ws_t *ws, const char *text, const char *reply_type)
 Test(quorum_clients, roomds_and_gateways_follow_a_new_leader)
 {
     regt_start(&s_c, 3, NULL);
-    s_start_roomd();
+    s_roomd = regt_start_roomd(&s_c, "roomd-a", NULL);
     s_start_gateway();
     s_wait_roomd(15000, "at start");
     s_wait_healthy(15000);
