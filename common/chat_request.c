@@ -39,14 +39,14 @@ Chat__Envelope *chat_request(const char *endpoint, const Chat__Envelope *request
 }
 
 //  The registries asked, one DEALER each.
-typedef struct {
+struct chat_quorum {
     chat_registry_t list;               //  endpoints
     zsock_t *socks[CHAT_REGISTRY_MAX];  //  socks[i] is connected to list.endpoints[i]
     bool not_leader[CHAT_REGISTRY_MAX]; //  answered NOT_LEADER this round
     zpoller_t *poller;                  //  over every socket
-} s_quorum_t;
+};
 
-static void s_quorum_open(s_quorum_t *q, size_t i)
+static void s_quorum_open(chat_quorum_t *q, size_t i)
 {
     q->socks[i] = zsock_new(ZMQ_DEALER);
     if (!q->socks[i])
@@ -59,8 +59,33 @@ static void s_quorum_open(s_quorum_t *q, size_t i)
     zpoller_add(q->poller, q->socks[i]);
 }
 
+chat_quorum_t *chat_quorum_new(const char *list)
+{
+    chat_quorum_t *q = calloc(1, sizeof *q);
+    if (!q || chat_registry_parse(&q->list, list) != 0) {
+        free(q);
+        return NULL;
+    }
+    q->poller = zpoller_new(NULL);
+    for (size_t i = 0; i < q->list.count; i++)
+        s_quorum_open(q, i);
+    return q;
+}
+
+void chat_quorum_destroy(chat_quorum_t **p)
+{
+    if (!p || !*p)
+        return;
+    chat_quorum_t *q = *p;
+    zpoller_destroy(&q->poller);
+    for (size_t i = 0; i < q->list.count; i++)
+        zsock_destroy(&q->socks[i]);
+    free(q);
+    *p = NULL;
+}
+
 //  Sends the request to every registry and forgets the round's answers.
-static void s_round(s_quorum_t *q, const Chat__Envelope *request)
+static void s_round(chat_quorum_t *q, const Chat__Envelope *request)
 {
     for (size_t i = 0; i < q->list.count; i++) {
         q->not_leader[i] = false;
@@ -70,7 +95,7 @@ static void s_round(s_quorum_t *q, const Chat__Envelope *request)
 }
 
 //  True when every registry with a socket answered NOT_LEADER this round.
-static bool s_none_leads(const s_quorum_t *q)
+static bool s_none_leads(const chat_quorum_t *q)
 {
     for (size_t i = 0; i < q->list.count; i++)
         if (q->socks[i] && !q->not_leader[i])
@@ -86,7 +111,7 @@ static bool s_is_not_leader(const Chat__Envelope *env)
 
 //  A NOT_LEADER answer from socket i: noted; a leader the list lacks is
 //  asked too.
-static void s_on_not_leader(s_quorum_t *q, size_t i, const Chat__Envelope *env,
+static void s_on_not_leader(chat_quorum_t *q, size_t i, const Chat__Envelope *env,
                             const Chat__Envelope *request)
 {
     q->not_leader[i] = true;
@@ -101,51 +126,51 @@ static void s_on_not_leader(s_quorum_t *q, size_t i, const Chat__Envelope *env,
     }
 }
 
-Chat__Envelope *chat_request_leader(const char *list, const Chat__Envelope *request, int timeout_ms)
+Chat__Envelope *chat_quorum_request(chat_quorum_t *q, const Chat__Envelope *request, int timeout_ms)
 {
-    s_quorum_t q;
-    memset(&q, 0, sizeof q);
-    if (chat_registry_parse(&q.list, list) != 0)
-        return NULL;
-    q.poller = zpoller_new(NULL);
-    for (size_t i = 0; i < q.list.count; i++)
-        s_quorum_open(&q, i);
     Chat__Envelope *reply = NULL, *refusal = NULL;
     int64_t now = chat_mono_ms();
     int64_t deadline = now + timeout_ms;
     int64_t next_round = now + S_ROUND_MS;
-    s_round(&q, request);
+    s_round(q, request);
     while (!reply && (now = chat_mono_ms()) < deadline) {
         if (now >= next_round) {
-            s_round(&q, request);
+            s_round(q, request);
             next_round = now + S_ROUND_MS;
         }
         int64_t wait = (next_round < deadline ? next_round : deadline) - now;
-        void *which = zpoller_wait(q.poller, (int)(wait > 0 ? wait : 0));
+        void *which = zpoller_wait(q->poller, (int)(wait > 0 ? wait : 0));
         if (!which)
             continue;
         Chat__Envelope *env = NULL;
         if (chat_wire_recv(which, NULL, &env) != CHAT_WIRE_GOT || env->req_id != request->req_id) {
-            chat_envelope_free(&env);
+            chat_envelope_free(&env); //  an answer to an earlier request
             continue;
         }
         if (!s_is_not_leader(env)) {
             reply = env;
             break;
         }
-        for (size_t i = 0; i < q.list.count; i++)
-            if ((void *)q.socks[i] == which)
-                s_on_not_leader(&q, i, env, request);
+        for (size_t i = 0; i < q->list.count; i++)
+            if ((void *)q->socks[i] == which)
+                s_on_not_leader(q, i, env, request);
         chat_envelope_free(&refusal);
         refusal = env;
-        int64_t soon = chat_mono_ms() + (s_none_leads(&q) ? S_ELECTION_MS : S_REFUSED_MS);
+        int64_t soon = chat_mono_ms() + (s_none_leads(q) ? S_ELECTION_MS : S_REFUSED_MS);
         if (soon < next_round)
             next_round = soon;
     }
-    zpoller_destroy(&q.poller);
-    for (size_t i = 0; i < q.list.count; i++)
-        zsock_destroy(&q.socks[i]);
     if (reply)
         chat_envelope_free(&refusal);
     return reply ? reply : refusal;
+}
+
+Chat__Envelope *chat_request_leader(const char *list, const Chat__Envelope *request, int timeout_ms)
+{
+    chat_quorum_t *q = chat_quorum_new(list);
+    if (!q)
+        return NULL;
+    Chat__Envelope *reply = chat_quorum_request(q, request, timeout_ms);
+    chat_quorum_destroy(&q);
+    return reply;
 }

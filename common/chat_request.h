@@ -25,4 +25,20 @@ Chat__Envelope *chat_request(const char *endpoint, const Chat__Envelope *request
 Chat__Envelope *chat_request_leader(const char *list, const Chat__Envelope *request,
                                     int timeout_ms);
 
+//  The same on sockets kept between requests: a client that asks often
+//  (a test, a tool) opens a connection to each registry once, not per
+//  request. One thread uses a quorum at a time.
+typedef struct chat_quorum chat_quorum_t;
+
+//  A DEALER to every registry of list (connecting in the background).
+//  NULL when list is not a list of endpoints.
+chat_quorum_t *chat_quorum_new(const char *list);
+
+//  Closes the sockets, frees, sets *q to NULL. Safe on NULL.
+void chat_quorum_destroy(chat_quorum_t **q);
+
+//  As chat_request_leader (answers to earlier requests are dropped).
+Chat__Envelope *chat_quorum_request(chat_quorum_t *q, const Chat__Envelope *request,
+                                    int timeout_ms);
+
 #endif

@@ -11,10 +11,11 @@
 #include <string.h>
 
 struct reg_fsm {
-    reg_state_t *state; //  the tables (borrowed)
-    reg_store_t *store; //  their durable copy (borrowed)
-    uint64_t applied;   //  index of the last command applied
-    bool seeded;        //  the default rooms were created
+    reg_state_t *state;   //  the tables (borrowed)
+    reg_store_t *store;   //  their durable copy (borrowed)
+    reg_store_txn_t *txn; //  the batch being applied, committed by reg_fsm_flush
+    uint64_t applied;     //  index of the last command applied
+    bool seeded;          //  the default rooms were created
 };
 
 typedef struct {
@@ -45,8 +46,20 @@ void reg_fsm_destroy(reg_fsm_t **fsm)
 {
     if (!fsm || !*fsm)
         return;
+    reg_fsm_flush(*fsm);
     free(*fsm);
     *fsm = NULL;
+}
+
+int reg_fsm_flush(reg_fsm_t *fsm)
+{
+    if (!fsm->txn)
+        return 0;
+    if (reg_store_commit(&fsm->txn) == 0)
+        return 0;
+    chat_error("state machine: the batch up to entry %llu could not be stored",
+               (unsigned long long)fsm->applied);
+    return -1;
 }
 
 uint64_t reg_fsm_applied(const reg_fsm_t *fsm)
@@ -481,18 +494,17 @@ int reg_fsm_apply(reg_fsm_t *fsm, uint64_t index, const Chat__RegistryCommand *c
         result->replayed = true;
         return 0;
     }
-    reg_store_txn_t *txn = reg_store_begin(fsm->store);
-    if (!txn)
+    if (!fsm->txn)
+        fsm->txn = reg_store_begin(fsm->store);
+    if (!fsm->txn)
         return -1;
-    int rc = cmd ? s_dispatch(fsm, txn, cmd, result) : 0;
+    int rc = cmd ? s_dispatch(fsm, fsm->txn, cmd, result) : 0;
     if (!cmd)
         result->status = CHAT__STATUS__STATUS_BAD_REQUEST;
     if (rc == 0)
-        rc = reg_store_set_applied(txn, index);
-    if (rc == 0)
-        rc = reg_store_commit(&txn);
-    reg_store_abort(&txn);
+        rc = reg_store_set_applied(fsm->txn, index);
     if (rc != 0) {
+        reg_store_abort(&fsm->txn);
         chat_error("state machine: entry %llu could not be stored", (unsigned long long)index);
         return -1;
     }
@@ -620,6 +632,8 @@ static int s_store_snapshot(reg_fsm_t *fsm, const Chat__RegistrySnapshot *snap)
 
 int reg_fsm_restore(reg_fsm_t *fsm, const void *data, size_t size, int64_t now_ms)
 {
+    if (reg_fsm_flush(fsm) != 0)
+        return -1;
     size_t len = 0;
     const uint8_t *msg = s_unframe(data, size, &len);
     Chat__RegistrySnapshot *snap = msg ? chat__registry_snapshot__unpack(NULL, len, msg) : NULL;

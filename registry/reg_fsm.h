@@ -18,10 +18,14 @@
  *  be the room's epoch + 1), so a command proposed by a deposed leader is
  *  refused rather than applied over newer state.
  *
- *  Each command's records and its log index ("applied") are written in one
- *  LMDB transaction. A command whose index is not above the applied index
- *  was applied before (the log is replayed from the last snapshot when a
- *  registry restarts) and changes nothing: applies are idempotent.
+ *  Each command's records and its log index ("applied") are written in the
+ *  same LMDB transaction: the batch of commands applied in one turn of the
+ *  registry's loop, committed (one fsync) by reg_fsm_flush before anyone
+ *  is answered. The Raft log, not LMDB, is what makes a command durable: a
+ *  registry that dies before the commit replays the lost batch from its
+ *  log. A command whose index is not above the applied index was applied
+ *  before (the log is replayed from the last snapshot when a registry
+ *  restarts) and changes nothing: applies are idempotent.
  */
 #ifndef REG_FSM_H
 #define REG_FSM_H
@@ -51,7 +55,12 @@ typedef struct {
 //  the same state (reg_state_new(store, ...)).
 reg_fsm_t *reg_fsm_new(reg_state_t *state, reg_store_t *store);
 
-//  Frees the state machine; sets *fsm to NULL. Safe on NULL.
+//  Commits the batch of commands applied since the last flush, with their
+//  applied index (nothing to do without one). Returns 0, or -1 when the
+//  commit failed: the caller must stop, as for reg_fsm_apply.
+int reg_fsm_flush(reg_fsm_t *fsm);
+
+//  Flushes, frees the state machine; sets *fsm to NULL. Safe on NULL.
 void reg_fsm_destroy(reg_fsm_t **fsm);
 
 //  Index of the last command applied (0: none).
@@ -60,9 +69,10 @@ uint64_t reg_fsm_applied(const reg_fsm_t *fsm);
 //  True once the default rooms were created.
 bool reg_fsm_seeded(const reg_fsm_t *fsm);
 
-//  Applies cmd as log entry index; fills *result. Returns 0, or -1 when
-//  storage failed: then the tables may be ahead of the store, and the
-//  caller must stop (a restart replays the log onto what was committed).
+//  Applies cmd as log entry index into the open batch (one is begun when
+//  none is); fills *result. Returns 0, or -1 when storage failed: then the
+//  tables may be ahead of the store, and the caller must stop (a restart
+//  replays the log onto what was committed).
 int reg_fsm_apply(reg_fsm_t *fsm, uint64_t index, const Chat__RegistryCommand *cmd,
                   reg_fsm_result_t *result);
 

@@ -374,6 +374,9 @@ void reg_raft_run(reg_raft_t *self)
     //  does not tell), and the caller may sleep in poll right after this.
     uv_run(&self->loop, UV_RUN_NOWAIT);
     uv_run(&self->loop, UV_RUN_NOWAIT);
+    //  What this turn applied is stored (one commit) before anyone is told.
+    if (reg_fsm_flush(self->fsm) != 0)
+        self->failed = true;
     s_deliver(self);
 }
 
@@ -507,6 +510,7 @@ void reg_raft_destroy(reg_raft_t **p)
     if (self->raft_ready) {
         raft_close(&self->raft, s_raft_closed);
         s_run_until(self, s_is_closed);
+        reg_fsm_flush(self->fsm);
         s_deliver(self); //  requests still open ended with RAFT_SHUTDOWN
     }
     if (self->io_ready)

@@ -81,6 +81,7 @@ void regt_start(regt_cluster_t *c, size_t count, const char *const *extra)
 
 void regt_stop(regt_cluster_t *c)
 {
+    chat_quorum_destroy(&c->quorum);
     for (size_t i = 0; i < REGT_MAX; i++)
         if (c->proc[i])
             cr_expect(chat_proc_stop_clean(&c->proc[i]), "registry %zu did not exit cleanly",
@@ -139,7 +140,9 @@ int regt_leader(regt_cluster_t *c, int ms)
 Chat__Envelope *regt_call(regt_cluster_t *c, Chat__Envelope *env, int ms)
 {
     env->req_id = ++c->req_id;
-    return chat_request_leader(c->list, env, ms);
+    if (!c->quorum)
+        c->quorum = chat_quorum_new(c->list);
+    return chat_quorum_request(c->quorum, env, ms);
 }
 
 int regt_create_room(regt_cluster_t *c, const char *name, int ms)

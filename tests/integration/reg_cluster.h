@@ -26,6 +26,7 @@ typedef struct {
     char list[512];              //  the endpoints, comma-separated (for clients)
     const char *extra[16];       //  more flags for every registry (NULL-terminated)
     uint64_t req_id;             //  last request id used
+    chat_quorum_t *quorum;       //  regt_call's connections (main thread only)
 } regt_cluster_t;
 
 //  Starts count registries bootstrapping one quorum (extra flags for each,
@@ -56,7 +57,7 @@ Chat__Envelope *regt_status(regt_cluster_t *c, size_t i, int ms);
 //  Index of the registry that leads and serves, waiting up to ms; -1 when none.
 int regt_leader(regt_cluster_t *c, int ms);
 
-//  chat_request_leader over the quorum with a fresh req_id.
+//  The leader's answer to env (chat_quorum_request), with a fresh req_id.
 Chat__Envelope *regt_call(regt_cluster_t *c, Chat__Envelope *env, int ms);
 
 //  Creates a room through the leader (token: the name). Returns the reply

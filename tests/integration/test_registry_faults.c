@@ -63,15 +63,16 @@ TestSuite(registry_faults, .fini = s_teardown, .timeout = 1800);
 // ------------------------------------------------------------ clients
 
 typedef struct {
-    int number;      //  client number
-    uint64_t req_id; //  its own request ids
+    int number;            //  client number
+    uint64_t req_id;       //  its own request ids
+    chat_quorum_t *quorum; //  its connections to the registries, kept
 } s_client_t;
 
 //  The leader's answer to env (NULL after 3 s without one).
 static Chat__Envelope *s_ask(s_client_t *client, Chat__Envelope *env)
 {
     env->req_id = ++client->req_id;
-    return chat_request_leader(s_c.list, env, 3000);
+    return chat_quorum_request(client->quorum, env, 3000);
 }
 
 //  Creates room name; fills ack->id when the quorum says it was created.
@@ -119,6 +120,8 @@ static void s_place(s_client_t *client, s_ack_t *ack)
 static void *s_client_main(void *arg)
 {
     s_client_t *client = arg;
+    client->quorum = chat_quorum_new(s_c.list);
+    cr_assert_not_null(client->quorum);
     for (int n = 0; atomic_load(&s_running); n++) {
         char name[40];
         snprintf(name, sizeof name, "c%d-%d", client->number, n);
@@ -135,6 +138,7 @@ static void *s_client_main(void *arg)
             s_acks[s_n_acks++] = ack;
         pthread_mutex_unlock(&s_lock);
     }
+    chat_quorum_destroy(&client->quorum);
     return NULL;
 }
 

@@ -178,12 +178,16 @@ static bool s_port_free(int port)
 
 int chat_free_ports(int count)
 {
-    for (int attempt = 0; attempt < 200; attempt++) {
-        int base = chat_free_port();
-        if (base <= 0 || base + count > 65535)
-            continue;
+    //  Below the ephemeral range (32768..): the ports next to an ephemeral
+    //  one are often the local ports of connections in TIME_WAIT, which a
+    //  bind cannot take.
+    static unsigned seed;
+    if (!seed)
+        seed = (unsigned)getpid() ^ (unsigned)chat_mono_ms();
+    for (int attempt = 0; attempt < 1000; attempt++) {
+        int base = 20000 + (int)(rand_r(&seed) % (12000u - (unsigned)count));
         bool all = true;
-        for (int i = 1; i < count && all; i++)
+        for (int i = 0; i < count && all; i++)
             all = s_port_free(base + i);
         if (all)
             return base;

@@ -53,11 +53,13 @@ static void s_member_end(s_member_t *m)
     free(m->dir);
 }
 
-//  Applies cmd at m's next index; the storage must not fail.
+//  Applies cmd at m's next index as a batch of its own (one loop turn);
+//  the storage must not fail.
 static reg_fsm_result_t s_apply(s_member_t *m, const Chat__RegistryCommand *cmd)
 {
     reg_fsm_result_t result;
     cr_assert_eq(reg_fsm_apply(m->fsm, m->index++, cmd, &result), 0);
+    cr_assert_eq(reg_fsm_flush(m->fsm), 0);
     return result;
 }
 
@@ -326,9 +328,31 @@ Test(registry_fsm, an_entry_applied_before_changes_nothing_when_replayed)
     cr_expect(r.replayed);
     cr_expect_null(reg_state_room(s_a.state, "replayed"));
     cr_assert_eq(reg_fsm_apply(s_a.fsm, applied + 1, &cmd, &r), 0);
+    cr_assert_eq(reg_fsm_flush(s_a.fsm), 0);
     cr_expect_not(r.replayed);
     cr_expect_not_null(reg_state_room(s_a.state, "replayed"));
     cr_expect_eq(node->boot, 1, "registration is not issued twice");
+}
+
+Test(registry_fsm, a_batch_is_stored_with_its_applied_index_in_one_commit)
+{
+    uint64_t before = reg_store_applied(s_a.store);
+    Chat__RegistryCommand cmd;
+    Chat__CreateRoomCommand body;
+    reg_fsm_result_t r;
+    const char *names[] = {"Batch one", "Batch two", "Batch three"};
+    for (int i = 0; i < 3; i++) {
+        reg_fsm_create_room_command(&cmd, &body, names[i], "", i, NULL);
+        cr_assert_eq(reg_fsm_apply(s_a.fsm, s_a.index++, &cmd, &r), 0);
+        cr_assert_eq(r.status, CHAT__STATUS__STATUS_OK);
+    }
+    cr_expect_eq(reg_fsm_applied(s_a.fsm), s_a.index - 1, "the tables are applied");
+    cr_expect_eq(reg_store_applied(s_a.store), before, "nothing is committed before the flush");
+    cr_assert_eq(reg_fsm_flush(s_a.fsm), 0);
+    cr_expect_eq(reg_store_applied(s_a.store), s_a.index - 1);
+    s_close(&s_a);
+    s_open(&s_a);
+    cr_expect_not_null(reg_state_room(s_a.state, "batch-three"));
 }
 
 Test(registry_fsm, an_entry_that_does_not_decode_is_skipped_on_every_registry)
@@ -336,6 +360,7 @@ Test(registry_fsm, an_entry_that_does_not_decode_is_skipped_on_every_registry)
     reg_fsm_result_t r;
     const char junk[] = "\xff\xff\xff\x01 not a command";
     cr_assert_eq(reg_fsm_apply_bytes(s_a.fsm, s_a.index, junk, sizeof junk, &r), 0);
+    cr_assert_eq(reg_fsm_flush(s_a.fsm), 0);
     cr_expect_eq(r.status, CHAT__STATUS__STATUS_BAD_REQUEST);
     cr_expect_eq(reg_fsm_applied(s_a.fsm), s_a.index);
     s_a.index++;
@@ -361,6 +386,7 @@ Test(registry_fsm, encoded_entries_are_whole_multiples_of_8_bytes_and_apply)
         cr_assert_eq(reg_fsm_apply_bytes(s_a.fsm, s_a.index++, data, size, &r), 0);
         cr_expect_eq(r.status, CHAT__STATUS__STATUS_OK);
         free(data);
+        cr_assert_eq(reg_fsm_flush(s_a.fsm), 0);
     }
     cr_expect_not_null(reg_state_room(s_a.state, "xxxxxxxxxxxxxxxx"));
 }
