@@ -254,6 +254,16 @@ int reg_raft_add(reg_raft_t *self, uint64_t id, const char *address, reg_raft_do
     return rv;
 }
 
+int reg_raft_promote(reg_raft_t *self, uint64_t id, reg_raft_done_fn *done, void *arg)
+{
+    s_request_t *r = s_request_new(self, S_PROMOTE, done, arg);
+    r->id = id;
+    int rv = raft_assign(&self->raft, &r->req.change, id, RAFT_VOTER, s_change_cb);
+    if (rv != 0)
+        s_request_free(r);
+    return rv;
+}
+
 int reg_raft_remove(reg_raft_t *self, uint64_t id, reg_raft_done_fn *done, void *arg)
 {
     s_request_t *r = s_request_new(self, S_REMOVE, done, arg);

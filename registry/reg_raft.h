@@ -37,7 +37,7 @@ typedef struct {
     uint64_t id;                  //  this registry's server id, > 0
     const char *dir;              //  directory of the Raft log and snapshots (created)
     const char *address;          //  host:port where the others reach this registry
-    const char *bind;             //  IPv4 address:port the transport listens on
+    const char *bind;             //  host:port the transport listens on (IPv4)
     const reg_raft_peer_t *peers; //  the configuration to bootstrap a new cluster with
     size_t n_peers;               //  0: bootstrap nothing (a member added later, --join)
     unsigned election_ms;         //  election timeout (randomised between 1x and 2x)
@@ -137,6 +137,10 @@ int reg_raft_barrier(reg_raft_t *self, reg_raft_done_fn *done, void *arg);
 //  contract as reg_raft_propose.
 int reg_raft_add(reg_raft_t *self, uint64_t id, const char *address, reg_raft_done_fn *done,
                  void *arg);
+
+//  Promotes server id (in the configuration, not voting: an addition whose
+//  promotion did not finish) to voter (leader only). Same contract.
+int reg_raft_promote(reg_raft_t *self, uint64_t id, reg_raft_done_fn *done, void *arg);
 
 //  Removes server id from the configuration (leader only). Same contract.
 int reg_raft_remove(reg_raft_t *self, uint64_t id, reg_raft_done_fn *done, void *arg);

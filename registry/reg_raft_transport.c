@@ -89,10 +89,13 @@ int reg_raft_transport_init(reg_raft_transport_t *t, struct uv_loop_s *loop, con
 {
     memset(t, 0, sizeof *t);
     t->inner.data = t;
+    char resolved[64];
+    if (reg_raft_transport_resolve(bind, resolved, sizeof resolved) != 0)
+        return RAFT_INVALID;
     int rv = raft_uv_tcp_init(&t->inner, loop);
     if (rv != 0)
         return rv;
-    rv = raft_uv_tcp_set_bind_address(&t->inner, bind);
+    rv = raft_uv_tcp_set_bind_address(&t->inner, resolved);
     if (rv != 0) {
         raft_uv_tcp_close(&t->inner);
         return rv;

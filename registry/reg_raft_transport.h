@@ -21,7 +21,8 @@ typedef struct {
     raft_uv_transport_close_cb close_cb; //  raft_uv's close callback
 } reg_raft_transport_t;
 
-//  Sets up t on loop, listening on bind ("a.b.c.d:port"). Returns 0 or a
+//  Sets up t on loop, listening on bind ("host:port", resolved once).
+//  Returns 0 or a
 //  RAFT_* code; on success release it with reg_raft_transport_close once
 //  raft_uv is closed.
 int reg_raft_transport_init(reg_raft_transport_t *t, struct uv_loop_s *loop, const char *bind);

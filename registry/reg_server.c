@@ -125,6 +125,11 @@ void reg_proposal_free(reg_proposal_t **p)
     free((*p)->origin_gateway);
     free((*p)->room_id);
     free((*p)->member_address);
+    if ((*p)->also) {
+        for (void *w = zlistx_first((*p)->also); w; w = zlistx_next((*p)->also))
+            free(w);
+        zlistx_destroy(&(*p)->also);
+    }
     free(*p);
     *p = NULL;
 }
@@ -478,10 +483,27 @@ static int s_bind(zsock_t *sock, const char *endpoint)
     return -1;
 }
 
+//  What a zero field of the configuration means (reg_config_t {0} plus
+//  the endpoints and the data directory is a registry alone).
+static void s_defaults(reg_config_t *c)
+{
+    c->id = c->id > 0 ? c->id : 1;
+    c->peers = c->peers ? c->peers : "";
+    c->raft_bind = c->raft_bind ? c->raft_bind : "";
+    c->advertise = c->advertise ? c->advertise : "";
+    c->election_ms = c->election_ms > 0 ? c->election_ms : 300;
+    c->raft_heartbeat_ms = c->raft_heartbeat_ms > 0 ? c->raft_heartbeat_ms : 30;
+    if (c->snapshot_threshold <= 0) {
+        c->snapshot_threshold = 8192;
+        c->snapshot_trailing = 2048;
+    }
+}
+
 reg_server_t *reg_server_new(const reg_config_t *config)
 {
     reg_server_t *self = calloc(1, sizeof *self);
     self->config = *config;
+    s_defaults(&self->config);
     self->pending = zhashx_new();
     zhashx_set_destructor(self->pending, reg_pending_free);
     if (reg_members_configure(self) != 0) {
@@ -504,12 +526,12 @@ reg_server_t *reg_server_new(const reg_config_t *config)
     chat_wire_tune(self->router);
     chat_wire_tune(self->pub);
     //  Sockets first: a port that is taken fails here, before Raft starts.
-    if (s_bind(self->router, config->bind) != 0 || s_bind(self->pub, config->pub_bind) != 0 ||
-        s_start_raft(self) != 0) {
+    if (s_bind(self->router, self->config.bind) != 0 ||
+        s_bind(self->pub, self->config.pub_bind) != 0 || s_start_raft(self) != 0) {
         reg_server_destroy(&self);
         return NULL;
     }
-    chat_info("registry %ld boot %" PRIu64 " serving %s, events on %s, data in %s", config->id,
+    chat_info("registry %ld boot %" PRIu64 " serving %s, events on %s, data in %s", self->config.id,
               self->boot, config->bind, config->pub_bind, config->data_dir);
     return self;
 }

@@ -66,6 +66,14 @@ typedef enum {
 
 typedef struct reg_server reg_server_t;
 
+//  Someone waiting for an answer: a lookup waiting for a room's grant, a
+//  resent membership change waiting for the first.
+typedef struct {
+    chat_peer_t peer; //  who asked
+    uint64_t req_id;  //  their request id
+    bool place;       //  lookups: LookupRequest.place
+} reg_waiter_t;
+
 //  A request waiting for Raft.
 typedef struct {
     reg_server_t *server;     //  owner
@@ -80,14 +88,8 @@ typedef struct {
     uint64_t member_id;       //  add, remove: the registry
     char *member_address;     //  add: its Raft address
     int step;                 //  add, remove: how far the change got
+    zlistx_t *also;           //  add, remove: resends of the request waiting on it (reg_waiter_t)
 } reg_proposal_t;
-
-//  A lookup waiting for a room's grant (proposed, or sent to the roomd).
-typedef struct {
-    chat_peer_t peer; //  who asked
-    uint64_t req_id;  //  their request id
-    bool place;       //  LookupRequest.place
-} reg_waiter_t;
 
 //  A grant being made: proposed (epoch 0 until applied), then sent to the
 //  roomd and not yet confirmed.
@@ -118,6 +120,7 @@ struct reg_server {
     uint64_t term;                   //  its term
     bool leading;                    //  leader whose barrier (and seed) applied: serving
     int64_t leader_since;            //  monotonic ms when leading began
+    reg_proposal_t *member_change;   //  the registry-add/-remove in flight (one at a time), or NULL
     reg_peer_t self_member;          //  this registry's id and endpoints
     reg_peer_t peers[REG_PEERS_MAX]; //  --peers
     size_t n_peers;                  //  entries in peers

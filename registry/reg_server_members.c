@@ -30,9 +30,36 @@ static void s_bound_host(const char *endpoint, char *out, size_t size)
     out[len] = '\0';
 }
 
-//  This registry's endpoints when --peers does not name it: the advertised
-//  host (--advertise-host, else the --bind host, else the hostname) with
-//  the ports it binds.
+//  A bound endpoint as others reach it: tcp://*:p and tcp://0.0.0.0:p
+//  become tcp://host:p; anything else (a concrete host, inproc://) stays.
+static void s_advertised(const char *bound, const char *host, char *out, size_t size)
+{
+    const char *wild[] = {"tcp://*:", "tcp://0.0.0.0:"};
+    for (int i = 0; i < 2; i++) {
+        size_t len = strlen(wild[i]);
+        if (strncmp(bound, wild[i], len) == 0) {
+            snprintf(out, size, "tcp://%s:%s", host, bound + len);
+            return;
+        }
+    }
+    snprintf(out, size, "%s", bound);
+}
+
+//  The port of "host:port" or "scheme://host:port", or NULL.
+static const char *s_port_of(const char *endpoint)
+{
+    const char *colon = strrchr(endpoint, ':');
+    if (!colon || !colon[1] || colon[1] == '/')
+        return NULL;
+    for (const char *p = colon + 1; *p; p++)
+        if (*p < '0' || *p > '9')
+            return NULL;
+    return colon + 1;
+}
+
+//  This registry's endpoints when --peers does not name it: its binds as
+//  others reach them (the host: --advertise-host, else the --bind host,
+//  else the hostname); Raft on the --raft-bind port, else --bind's + 2.
 static int s_own_endpoints(reg_server_t *self)
 {
     reg_peer_t *me = &self->self_member;
@@ -44,19 +71,22 @@ static int s_own_endpoints(reg_server_t *self)
     if (!*host && (gethostname(host, sizeof host) != 0 || !*host))
         snprintf(host, sizeof host, "localhost");
     host[sizeof host - 1] = '\0';
-    const char *bind_port = strrchr(self->config.bind, ':');
-    const char *pub_port = strrchr(self->config.pub_bind, ':');
-    char address[CHAT_ENDPOINT_MAX];
-    snprintf(address, sizeof address, "%s%s", host, bind_port ? bind_port : ":");
-    if (reg_peer_make(me, (uint64_t)self->config.id, address) != 0) {
-        chat_error("--bind %s: no port to advertise", self->config.bind);
+    memset(me, 0, sizeof *me);
+    me->id = (uint64_t)self->config.id;
+    s_advertised(self->config.bind, host, me->endpoint, sizeof me->endpoint);
+    s_advertised(self->config.pub_bind, host, me->pub_endpoint, sizeof me->pub_endpoint);
+    const char *raft_port = s_port_of(self->config.raft_bind);
+    const char *bind_port = s_port_of(self->config.bind);
+    if (raft_port) {
+        snprintf(me->raft_address, sizeof me->raft_address, "%s:%s", host, raft_port);
+    } else if (bind_port) {
+        snprintf(me->raft_address, sizeof me->raft_address, "%s:%ld", host,
+                 strtol(bind_port, NULL, 10) + 2);
+    } else {
+        chat_error("--bind %s has no port to derive the Raft port from: give --raft-bind",
+                   self->config.bind);
         return -1;
     }
-    if (pub_port)
-        snprintf(me->pub_endpoint, sizeof me->pub_endpoint, "tcp://%s%s", host, pub_port);
-    const char *raft_port = *self->config.raft_bind ? strrchr(self->config.raft_bind, ':') : NULL;
-    if (raft_port)
-        snprintf(me->raft_address, sizeof me->raft_address, "%s%s", host, raft_port);
     return 0;
 }
 
@@ -185,18 +215,67 @@ static void s_change_reply(reg_server_t *self, const chat_peer_t *peer, uint64_t
     reg_server_send(self, peer, &out);
 }
 
+//  Ends the change in flight: answers whoever asked for it (a resend of
+//  the request waits on the first), frees p.
+static void s_change_done(reg_server_t *self, reg_proposal_t *p, Chat__Status status,
+                          const char *message)
+{
+    s_change_reply(self, &p->peer, p->req_id, status, message);
+    for (reg_waiter_t *w = p->also ? zlistx_first(p->also) : NULL; w; w = zlistx_next(p->also))
+        s_change_reply(self, &w->peer, w->req_id, status, message);
+    if (self->member_change == p)
+        self->member_change = NULL;
+    reg_proposal_free(&p);
+}
+
 //  Starts the Raft side of p's change; on a refusal answers and frees p.
 static void s_raft_change(reg_server_t *self, reg_proposal_t *p)
 {
-    int rv = p->kind == REG_P_ADD
-                 ? reg_raft_add(self->raft, p->member_id, p->member_address, reg_server_done, p)
-                 : reg_raft_remove(self->raft, p->member_id, reg_server_done, p);
+    int rv;
+    if (p->kind == REG_P_REMOVE)
+        rv = reg_raft_remove(self->raft, p->member_id, reg_server_done, p);
+    else if (reg_raft_member_address(self->raft, p->member_id)) //  added as a spare before
+        rv = reg_raft_promote(self->raft, p->member_id, reg_server_done, p);
+    else
+        rv = reg_raft_add(self->raft, p->member_id, p->member_address, reg_server_done, p);
     if (rv == 0)
         return;
     char why[300];
     snprintf(why, sizeof why, "Raft refused the change: %s", reg_raft_errmsg(self->raft));
-    s_change_reply(self, &p->peer, p->req_id, CHAT__STATUS__STATUS_UNAVAILABLE, why);
-    reg_proposal_free(&p);
+    s_change_done(self, p, CHAT__STATUS__STATUS_UNAVAILABLE, why);
+}
+
+//  A request for the change in flight (a resend) waits for it. Returns
+//  true when it did; false when no change is in flight.
+static bool s_join_change(reg_server_t *self, const chat_peer_t *peer, uint64_t req_id,
+                          reg_proposal_kind_t kind, uint64_t id)
+{
+    reg_proposal_t *p = self->member_change;
+    if (!p)
+        return false;
+    if (p->kind != kind || p->member_id != id) {
+        s_change_reply(self, peer, req_id, CHAT__STATUS__STATUS_UNAVAILABLE,
+                       "another change of the quorum is in progress: ask again");
+        return true;
+    }
+    reg_waiter_t *w = calloc(1, sizeof *w);
+    w->peer = *peer;
+    w->req_id = req_id;
+    if (!p->also)
+        p->also = zlistx_new();
+    zlistx_add_end(p->also, w);
+    return true;
+}
+
+//  True when server id votes in the configuration.
+static bool s_votes(reg_server_t *self, uint64_t id)
+{
+    for (size_t i = 0; i < reg_raft_member_count(self->raft); i++) {
+        reg_raft_member_t m = reg_raft_member_at(self->raft, i);
+        if (m.id == id)
+            return m.voter;
+    }
+    return false;
 }
 
 static void s_on_add(reg_server_t *self, const chat_peer_t *peer, uint64_t req_id,
@@ -208,9 +287,16 @@ static void s_on_add(reg_server_t *self, const chat_peer_t *peer, uint64_t req_i
                        "a registry needs an id > 0, an endpoint and a Raft address");
         return;
     }
-    if (reg_raft_member_address(self->raft, m->id)) {
+    if (s_join_change(self, peer, req_id, REG_P_ADD, m->id))
+        return;
+    const char *address = reg_raft_member_address(self->raft, m->id);
+    if (address && strcmp(address, m->raft_address) != 0) {
         s_change_reply(self, peer, req_id, CHAT__STATUS__STATUS_BAD_REQUEST,
-                       "that id is a member already");
+                       "that id is a member already, at another Raft address");
+        return;
+    }
+    if (address && s_votes(self, m->id)) {
+        s_change_reply(self, peer, req_id, CHAT__STATUS__STATUS_OK, "a voter already");
         return;
     }
     reg_peer_t peer_rec = {.id = m->id};
@@ -230,11 +316,15 @@ static void s_on_add(reg_server_t *self, const chat_peer_t *peer, uint64_t req_i
     p->member_id = m->id;
     p->member_address = strdup(m->raft_address);
     chat_info("adding registry %" PRIu64 " (%s, Raft %s)", m->id, m->endpoint, m->raft_address);
-    reg_server_propose(self, &cmd, p);
+    self->member_change = p;
+    if (reg_server_propose(self, &cmd, p) != 0)
+        self->member_change = NULL; //  answered and freed
 }
 
 static void s_on_remove(reg_server_t *self, const chat_peer_t *peer, uint64_t req_id, uint64_t id)
 {
+    if (s_join_change(self, peer, req_id, REG_P_REMOVE, id))
+        return;
     if (!reg_raft_member_address(self->raft, id)) {
         s_change_reply(self, peer, req_id, CHAT__STATUS__STATUS_NOT_FOUND,
                        "no registry with that id");
@@ -252,6 +342,7 @@ static void s_on_remove(reg_server_t *self, const chat_peer_t *peer, uint64_t re
     reg_proposal_t *p = reg_proposal_new(self, REG_P_REMOVE, peer, req_id);
     p->member_id = id;
     chat_info("removing registry %" PRIu64, id);
+    self->member_change = p;
     s_raft_change(self, p);
 }
 
@@ -275,7 +366,8 @@ static void s_forget(reg_server_t *self, reg_proposal_t *p)
     Chat__RegistryCommand cmd = CHAT__REGISTRY_COMMAND__INIT;
     cmd.kind_case = CHAT__REGISTRY_COMMAND__KIND_MEMBER;
     cmd.member = &body;
-    reg_server_propose(self, &cmd, p);
+    if (reg_server_propose(self, &cmd, p) != 0 && self->member_change == p)
+        self->member_change = NULL; //  answered and freed
 }
 
 void reg_members_changed(reg_server_t *self, reg_proposal_t *p, const reg_raft_outcome_t *o)
@@ -289,8 +381,7 @@ void reg_members_changed(reg_server_t *self, reg_proposal_t *p, const reg_raft_o
         snprintf(why, sizeof why, "%s", o->error ? o->error : "failed");
         chat_warn("registry %s of %" PRIu64 " failed: %s",
                   p->kind == REG_P_ADD ? "addition" : "removal", p->member_id, why);
-        s_change_reply(self, &p->peer, p->req_id, CHAT__STATUS__STATUS_UNAVAILABLE, why);
-        reg_proposal_free(&p);
+        s_change_done(self, p, CHAT__STATUS__STATUS_UNAVAILABLE, why);
         return;
     }
     p->step++;
@@ -302,7 +393,6 @@ void reg_members_changed(reg_server_t *self, reg_proposal_t *p, const reg_raft_o
     } else {
         chat_info("registry %" PRIu64 " %s", p->member_id,
                   p->kind == REG_P_ADD ? "votes now" : "was removed");
-        s_change_reply(self, &p->peer, p->req_id, CHAT__STATUS__STATUS_OK, NULL);
-        reg_proposal_free(&p);
+        s_change_done(self, p, CHAT__STATUS__STATUS_OK, NULL);
     }
 }
