@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <raft.h>
 #include <raft/uv.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -58,6 +59,9 @@ struct reg_raft {
     s_request_t *finished;          //  requests whose done is due, in order
     s_request_t **finished_tail;    //  where the next one goes
     struct raft_transfer transfer;  //  the leadership transfer in flight, if any
+    void (*uv_close)(struct raft_io *io, raft_io_close_cb cb); //  raft_uv's own close
+    raft_io_close_cb io_close_cb;                              //  libraft's callback for it
+    bool io_closed;                                            //  io_close_cb was called
 };
 
 // ------------------------------------------------------------ state machine
@@ -392,6 +396,31 @@ void reg_raft_run(reg_raft_t *self)
 
 // ---------------------------------------------------------------- lifecycle
 
+//  The reg_raft_t that holds io.
+static reg_raft_t *s_of_io(struct raft_io *io)
+{
+    return (reg_raft_t *)(void *)((char *)io - offsetof(reg_raft_t, io));
+}
+
+//  libraft 0.15's libuv I/O can call its close callback twice (seen with
+//  the log on tmpfs, where writes go through the thread pool): libraft's
+//  callback then frees its memory a second time. It is passed on once.
+static void s_io_closed(struct raft_io *io)
+{
+    reg_raft_t *self = s_of_io(io);
+    if (self->io_closed)
+        return;
+    self->io_closed = true;
+    self->io_close_cb(io);
+}
+
+static void s_io_close(struct raft_io *io, raft_io_close_cb cb)
+{
+    reg_raft_t *self = s_of_io(io);
+    self->io_close_cb = cb;
+    self->uv_close(io, s_io_closed);
+}
+
 //  Bootstraps a new cluster's configuration; nothing on a restart.
 static int s_bootstrap(reg_raft_t *self, const reg_raft_opts_t *opts)
 {
@@ -451,6 +480,8 @@ reg_raft_t *reg_raft_new(const reg_raft_opts_t *opts)
         return NULL;
     }
     self->io_ready = true;
+    self->uv_close = self->io.close;
+    self->io.close = s_io_close;
     raft_uv_set_connect_retry_delay(&self->io, REG_RAFT_CONNECT_RETRY_MS);
     self->fsm_iface.version = 1;
     self->fsm_iface.data = self;
@@ -502,9 +533,11 @@ static void s_run_until(reg_raft_t *self, bool (*done)(reg_raft_t *self))
     }
 }
 
+//  Raft is closed and libuv has no handle left open (raft_uv's memory may
+//  go only then).
 static bool s_is_closed(reg_raft_t *self)
 {
-    return self->closed;
+    return self->closed && !uv_loop_alive(&self->loop);
 }
 
 static bool s_loop_idle(reg_raft_t *self)
