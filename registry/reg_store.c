@@ -63,13 +63,17 @@ static int s_put_meta(reg_store_t *store, MDB_txn *txn, const char *name, const 
     return rc ? s_fail(name, rc) : 0;
 }
 
-//  A store written before the registry used Raft has rooms and no seeded
-//  mark: its default rooms exist, so it is marked seeded.
+//  A store written before the registry used Raft has rooms, no seeded mark
+//  and no applied index: its default rooms exist, so it is marked seeded.
+//  (A store the state machine wrote is never touched: every registry must
+//  read back exactly what it applied.)
 static int s_mark_legacy_seeded(reg_store_t *store, MDB_txn *txn)
 {
     MDB_val key = {strlen(s_meta_seeded), (void *)s_meta_seeded};
+    MDB_val applied = {strlen(s_meta_applied), (void *)s_meta_applied};
     MDB_val val;
-    if (mdb_get(txn, store->meta, &key, &val) == 0)
+    if (mdb_get(txn, store->meta, &key, &val) == 0 ||
+        mdb_get(txn, store->meta, &applied, &val) == 0)
         return 0;
     MDB_stat st;
     int rc = mdb_stat(txn, store->rooms, &st);

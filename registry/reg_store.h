@@ -26,8 +26,8 @@ typedef struct reg_store_txn reg_store_txn_t;
 
 //  Opens (creating when needed) the environment in directory path, which is
 //  created too. Returns NULL and logs why on failure. A store that holds
-//  rooms but no "seeded" mark (written before the registry used Raft)
-//  counts as seeded.
+//  rooms but neither a "seeded" mark nor an applied index (written before
+//  the registry used Raft) counts as seeded.
 reg_store_t *reg_store_open(const char *path, uint64_t map_size_mb);
 
 //  Closes the environment; sets *store to NULL. Safe on NULL.

@@ -355,6 +355,21 @@ Test(registry_fsm, a_batch_is_stored_with_its_applied_index_in_one_commit)
     cr_expect_not_null(reg_state_room(s_a.state, "batch-three"));
 }
 
+Test(registry_fsm, a_catalog_never_seeded_stays_so_when_reopened)
+{
+    //  (found by fuzz_registry_fsm) A room before any seed: the store must
+    //  not be taken for one written before the quorum when it is reopened.
+    s_member_t b;
+    s_member_start(&b, "regfsm-unseeded");
+    cr_assert_eq(s_create(&b, "Early", "", 1, NULL).status, CHAT__STATUS__STATUS_OK);
+    s_close(&b);
+    s_open(&b);
+    cr_expect_not(reg_fsm_seeded(b.fsm));
+    cr_assert_eq(s_seed(&b, 2).status, CHAT__STATUS__STATUS_OK);
+    cr_expect_eq(reg_state_room_count(b.state), 4, "the seed still applies");
+    s_member_end(&b);
+}
+
 Test(registry_fsm, an_entry_that_does_not_decode_is_skipped_on_every_registry)
 {
     reg_fsm_result_t r;
