@@ -31,7 +31,6 @@
 #include <time.h>
 
 #define S_CLIENTS 4
-#define S_MAX_ACKS 20000
 
 static regt_cluster_t s_c;
 static chat_proc_t *s_roomds[2];
@@ -45,8 +44,9 @@ typedef struct {
 } s_ack_t;
 
 static pthread_mutex_t s_lock = PTHREAD_MUTEX_INITIALIZER;
-static s_ack_t s_acks[S_MAX_ACKS];
+static s_ack_t *s_acks; //  every acknowledged room (grows)
 static size_t s_n_acks;
+static size_t s_acks_cap;
 static atomic_bool s_running;
 static atomic_uint s_attempts, s_failures, s_placed;
 
@@ -134,8 +134,12 @@ static void *s_client_main(void *arg)
         }
         s_place(client, &ack);
         pthread_mutex_lock(&s_lock);
-        if (s_n_acks < S_MAX_ACKS)
-            s_acks[s_n_acks++] = ack;
+        if (s_n_acks == s_acks_cap) {
+            s_acks_cap = s_acks_cap ? 2 * s_acks_cap : 4096;
+            s_acks = realloc(s_acks, s_acks_cap * sizeof *s_acks);
+            cr_assert_not_null(s_acks);
+        }
+        s_acks[s_n_acks++] = ack;
         pthread_mutex_unlock(&s_lock);
     }
     chat_quorum_destroy(&client->quorum);
@@ -205,18 +209,6 @@ static const char *s_fault(unsigned *seed, bool wipe)
 
 // ------------------------------------------------------------ the checks
 
-//  The line of a catalog for id, or NULL.
-static const char *s_line_of(const char *catalog, const char *id)
-{
-    char needle[96];
-    size_t len = (size_t)snprintf(needle, sizeof needle, "%s|", id);
-    if (strncmp(catalog, needle, len) == 0)
-        return catalog;
-    snprintf(needle, sizeof needle, "\n%s|", id);
-    const char *at = strstr(catalog, needle);
-    return at ? at + 1 : NULL;
-}
-
 //  Field k (0-based, '|'-separated) of a catalog line, into out.
 static void s_field(const char *line, int k, char *out, size_t size)
 {
@@ -231,15 +223,28 @@ static void s_field(const char *line, int k, char *out, size_t size)
     out[n] = '\0';
 }
 
-//  Rooms of the catalog named name.
-static int s_count_named(const char *catalog, const char *name)
+//  The catalog's lines by room id, and how many rooms carry each name.
+typedef struct {
+    zhashx_t *lines; //  id -> its line (pointing into the text)
+    zhashx_t *names; //  name -> count (as a pointer-sized integer)
+} s_index_t;
+
+static void s_index(char *catalog, s_index_t *ix)
 {
-    int count = 0;
-    char needle[64];
-    snprintf(needle, sizeof needle, "|%s|", name);
-    for (const char *p = catalog; (p = strstr(p, needle)); p++)
-        count++;
-    return count;
+    ix->lines = zhashx_new();
+    ix->names = zhashx_new();
+    for (char *line = catalog; line && *line;) {
+        char *next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        char id[96], name[96];
+        s_field(line, 0, id, sizeof id);
+        s_field(line, 1, name, sizeof name);
+        zhashx_insert(ix->lines, id, line);
+        uintptr_t count = (uintptr_t)zhashx_lookup(ix->names, name);
+        zhashx_update(ix->names, name, (void *)(count + 1));
+        line = next;
+    }
 }
 
 Test(registry_faults, a_seeded_schedule_of_kills_and_a_wipe_loses_nothing_acknowledged)
@@ -301,17 +306,20 @@ Test(registry_faults, a_seeded_schedule_of_kills_and_a_wipe_loses_nothing_acknow
     regt_wait_converged(&s_c, 30000);
     char *catalog = regt_catalog(&s_c, 0, NULL);
     cr_assert_not_null(catalog);
+    s_index_t ix;
+    s_index(catalog, &ix);
     //  ...holding every acknowledged room once, where the clients were told.
     for (size_t i = 0; i < s_n_acks; i++) {
         const s_ack_t *ack = &s_acks[i];
-        const char *line = s_line_of(catalog, ack->id);
+        const char *line = zhashx_lookup(ix.lines, ack->id);
         cr_assert_not_null(line, "seed %u: acknowledged room %s (%s) is lost", seed, ack->id,
                            ack->name);
         char name[64], node[64], epoch[32];
         s_field(line, 1, name, sizeof name);
         cr_expect_str_eq(name, ack->name, "seed %u: room %s", seed, ack->id);
-        cr_expect_eq(s_count_named(catalog, ack->name), 1, "seed %u: %s is in the catalog %d times",
-                     seed, ack->name, s_count_named(catalog, ack->name));
+        uintptr_t copies = (uintptr_t)zhashx_lookup(ix.names, ack->name);
+        cr_expect_eq(copies, 1, "seed %u: %s is in the catalog %zu times", seed, ack->name,
+                     (size_t)copies);
         if (!*ack->node)
             continue;
         s_field(line, 4, node, sizeof node);
