@@ -329,5 +329,9 @@ Test(registry_faults, a_seeded_schedule_of_kills_and_a_wipe_loses_nothing_acknow
         cr_expect_geq(strtoull(epoch, NULL, 10), ack->epoch,
                       "seed %u: room %s went back from epoch %" PRIu64, seed, ack->id, ack->epoch);
     }
+    zhashx_destroy(&ix.lines);
+    zhashx_destroy(&ix.names);
     free(catalog);
+    free(s_acks);
+    s_acks = NULL;
 }
