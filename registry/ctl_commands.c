@@ -1,14 +1,13 @@
 /*  ctl_commands: see ctl_commands.h. */
 #include "ctl_commands.h"
+#include "ctl_common.h"
 #include "chat_clock.h"
 #include "chat_error.h"
-#include "chat_registry.h"
 #include "chat_request.h"
 #include "chat_wire.h"
 #include "ctl_table.h"
 
 #include <cjson/cJSON.h>
-#include <czmq.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -17,112 +16,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#define S_ENVELOPE(env, CASE, field, value)                                                        \
-    do {                                                                                           \
-        chat__envelope__init(&(env));                                                              \
-        (env).req_id = (uint64_t)getpid();                                                         \
-        (env).body_case = CHAT__ENVELOPE__BODY_##CASE;                                             \
-        (env).field = (value);                                                                     \
-    } while (0)
-
-//  Sends request to endpoint; on no answer, or an answer of another kind,
-//  prints why and returns NULL with *code set to the exit code.
-static Chat__Envelope *s_call(const ctl_context_t *ctx, const char *endpoint, const char *what,
-                              const Chat__Envelope *request, Chat__Envelope__BodyCase expect,
-                              int *code)
-{
-    Chat__Envelope *reply = chat_request(endpoint, request, (int)ctx->timeout_ms);
-    if (!reply) {
-        fprintf(stderr, "chatctl: the %s at %s did not answer within %ld ms\n", what, endpoint,
-                ctx->timeout_ms);
-        *code = CTL_EXIT_NO_ANSWER;
-        return NULL;
-    }
-    if (reply->body_case != expect) {
-        const char *why = reply->body_case == CHAT__ENVELOPE__BODY_ERROR && reply->error->message
-                              ? reply->error->message
-                              : "unexpected reply";
-        fprintf(stderr, "chatctl: the %s at %s refused the request: %s\n", what, endpoint, why);
-        chat_envelope_free(&reply);
-        *code = CTL_EXIT_ERROR;
-        return NULL;
-    }
-    return reply;
-}
-
-//  The registry quorum's leader's answer to request (the first registry's,
-//  leader or not, with --local); on no answer, an answer of another kind,
-//  or no leader, prints why and returns NULL with *code set.
-static Chat__Envelope *s_registry_call(const ctl_context_t *ctx, const Chat__Envelope *request,
-                                       Chat__Envelope__BodyCase expect, int *code)
-{
-    chat_registry_t list;
-    if (chat_registry_parse(&list, ctx->registry) != 0) {
-        fprintf(stderr, "chatctl: --registry %s is not a list of endpoints\n", ctx->registry);
-        *code = CTL_EXIT_USAGE;
-        return NULL;
-    }
-    if (ctx->local)
-        return s_call(ctx, chat_registry_current(&list), "registry", request, expect, code);
-    Chat__Envelope *reply = chat_request_leader(ctx->registry, request, (int)ctx->timeout_ms);
-    if (reply && reply->body_case == CHAT__ENVELOPE__BODY_ERROR &&
-        reply->error->status == CHAT__STATUS__STATUS_NOT_LEADER) {
-        fprintf(stderr,
-                "chatctl: no registry of %s led within %ld ms (an election, or fewer than a"
-                " majority of the quorum run)\n",
-                ctx->registry, ctx->timeout_ms);
-        chat_envelope_free(&reply);
-        *code = CTL_EXIT_NO_ANSWER;
-        return NULL;
-    }
-    if (!reply) {
-        fprintf(stderr, "chatctl: the registry at %s did not answer within %ld ms\n", ctx->registry,
-                ctx->timeout_ms);
-        *code = CTL_EXIT_NO_ANSWER;
-        return NULL;
-    }
-    if (reply->body_case != expect) {
-        const char *why = reply->body_case == CHAT__ENVELOPE__BODY_ERROR && reply->error->message
-                              ? reply->error->message
-                              : "unexpected reply";
-        fprintf(stderr, "chatctl: the registry refused the request: %s\n", why);
-        chat_envelope_free(&reply);
-        *code = CTL_EXIT_ERROR;
-        return NULL;
-    }
-    return reply;
-}
-
-//  Prints a status error and returns CTL_EXIT_ERROR.
-static int s_status_error(const char *subject, Chat__Status status)
-{
-    fprintf(stderr, "chatctl: %s: %s (%s)\n", subject, chat_status_message(status),
-            chat_status_code(status));
-    return CTL_EXIT_ERROR;
-}
-
-static void s_print_json(cJSON *json)
-{
-    char *text = cJSON_Print(json);
-    puts(text);
-    free(text);
-    cJSON_Delete(json);
-}
-
 static void s_format_time(int64_t ms, char *out, size_t size)
 {
     time_t secs = (time_t)(ms / 1000);
     struct tm tm;
     gmtime_r(&secs, &tm);
     strftime(out, size, "%Y-%m-%d %H:%M:%SZ", &tm);
-}
-
-static bool s_no_args(int argc, const char *usage)
-{
-    if (argc == 0)
-        return true;
-    fprintf(stderr, "usage: chatctl %s\n", usage);
-    return false;
 }
 
 // ------------------------------------------------------------------ nodes
@@ -151,14 +50,14 @@ static cJSON *s_node_json(const Chat__NodeInfo *node)
 
 int ctl_nodes(const ctl_context_t *ctx, int argc, char **argv)
 {
-    if (!s_no_args(argc, "nodes"))
+    if (!ctl_no_args(argc, "nodes"))
         return CTL_EXIT_USAGE;
     Chat__ListNodesRequest req = CHAT__LIST_NODES_REQUEST__INIT;
     Chat__Envelope env;
-    S_ENVELOPE(env, LIST_NODES, list_nodes, &req);
+    CTL_ENVELOPE(env, LIST_NODES, list_nodes, &req);
     int code = CTL_EXIT_OK;
     Chat__Envelope *reply =
-        s_registry_call(ctx, &env, CHAT__ENVELOPE__BODY_LIST_NODES_REPLY, &code);
+        ctl_registry_call(ctx, &env, CHAT__ENVELOPE__BODY_LIST_NODES_REPLY, &code);
     if (!reply)
         return code;
     const Chat__ListNodesReply *list = reply->list_nodes_reply;
@@ -166,7 +65,7 @@ int ctl_nodes(const ctl_context_t *ctx, int argc, char **argv)
         cJSON *array = cJSON_CreateArray();
         for (size_t i = 0; i < list->n_nodes; i++)
             cJSON_AddItemToArray(array, s_node_json(list->nodes[i]));
-        s_print_json(array);
+        ctl_print_json(array);
     } else {
         const char *headers[] = {"node",    "instance", "state",     "rooms",    "active",
                                  "members", "messages", "heartbeat", "endpoint", NULL};
@@ -223,15 +122,15 @@ static void s_add_placement_json(cJSON *obj, const Chat__Placement *p)
 
 int ctl_rooms(const ctl_context_t *ctx, int argc, char **argv)
 {
-    if (!s_no_args(argc, "rooms"))
+    if (!ctl_no_args(argc, "rooms"))
         return CTL_EXIT_USAGE;
     Chat__ListRoomsRequest req = CHAT__LIST_ROOMS_REQUEST__INIT;
     req.local = ctx->local;
     Chat__Envelope env;
-    S_ENVELOPE(env, LIST_ROOMS, list_rooms, &req);
+    CTL_ENVELOPE(env, LIST_ROOMS, list_rooms, &req);
     int code = CTL_EXIT_OK;
     Chat__Envelope *reply =
-        s_registry_call(ctx, &env, CHAT__ENVELOPE__BODY_LIST_ROOMS_REPLY, &code);
+        ctl_registry_call(ctx, &env, CHAT__ENVELOPE__BODY_LIST_ROOMS_REPLY, &code);
     if (!reply)
         return code;
     const Chat__ListRoomsReply *list = reply->list_rooms_reply;
@@ -247,7 +146,7 @@ int ctl_rooms(const ctl_context_t *ctx, int argc, char **argv)
                                                   : "down");
             cJSON_AddItemToArray(array, obj);
         }
-        s_print_json(array);
+        ctl_print_json(array);
     } else {
         const char *headers[] = {"id", "name", "node", "epoch", "state", "description", NULL};
         ctl_table_t *table = ctl_table_new(headers);
@@ -283,10 +182,10 @@ static Chat__Envelope *s_lookup(const ctl_context_t *ctx, const char *room_id, i
     req.room_id = (char *)room_id;
     req.place = true;
     Chat__Envelope env;
-    S_ENVELOPE(env, LOOKUP, lookup, &req);
-    Chat__Envelope *reply = s_registry_call(ctx, &env, CHAT__ENVELOPE__BODY_LOOKUP_REPLY, code);
+    CTL_ENVELOPE(env, LOOKUP, lookup, &req);
+    Chat__Envelope *reply = ctl_registry_call(ctx, &env, CHAT__ENVELOPE__BODY_LOOKUP_REPLY, code);
     if (reply && reply->lookup_reply->status != CHAT__STATUS__STATUS_OK) {
-        *code = s_status_error(room_id, reply->lookup_reply->status);
+        *code = ctl_status_error(room_id, reply->lookup_reply->status);
         const Chat__Placement *p = reply->lookup_reply->placement;
         if (p && p->node[0])
             fprintf(stderr, "chatctl: %s lives on node %s, which is not live\n", room_id, p->node);
@@ -309,7 +208,7 @@ int ctl_where(const ctl_context_t *ctx, int argc, char **argv)
     if (ctx->json) {
         cJSON *obj = s_room_json(reply->lookup_reply->room);
         s_add_placement_json(obj, p);
-        s_print_json(obj);
+        ctl_print_json(obj);
     } else {
         const char *headers[] = {"room", "node", "instance", "epoch", "commands", "events", NULL};
         ctl_table_t *table = ctl_table_new(headers);
@@ -358,17 +257,17 @@ int ctl_create_room(const ctl_context_t *ctx, int argc, char **argv)
     s_token(token, sizeof token);
     req.token = token;
     Chat__Envelope env;
-    S_ENVELOPE(env, CREATE_ROOM, create_room, &req);
+    CTL_ENVELOPE(env, CREATE_ROOM, create_room, &req);
     int code = CTL_EXIT_OK;
     Chat__Envelope *reply =
-        s_registry_call(ctx, &env, CHAT__ENVELOPE__BODY_CREATE_ROOM_REPLY, &code);
+        ctl_registry_call(ctx, &env, CHAT__ENVELOPE__BODY_CREATE_ROOM_REPLY, &code);
     if (!reply)
         return code;
     const Chat__CreateRoomReply *created = reply->create_room_reply;
     if (created->status != CHAT__STATUS__STATUS_OK || !created->room) {
-        code = s_status_error(argv[0], created->status);
+        code = ctl_status_error(argv[0], created->status);
     } else if (ctx->json) {
-        s_print_json(s_room_json(created->room));
+        ctl_print_json(s_room_json(created->room));
     } else {
         printf("created room %s (\"%s\")\n", created->room->id, created->room->name);
     }
@@ -400,7 +299,7 @@ static void s_print_history(const ctl_context_t *ctx, const char *room_id,
             cJSON_AddItemToArray(messages, msg);
         }
         cJSON_AddBoolToObject(obj, "hasMore", history->has_more);
-        s_print_json(obj);
+        ctl_print_json(obj);
         return;
     }
     const char *headers[] = {"seq", "time", "user", "type", "content", NULL};
@@ -444,12 +343,12 @@ int ctl_history(const ctl_context_t *ctx, int argc, char **argv)
     req.target = &target;
     req.limit = (uint32_t)ctx->limit;
     Chat__Envelope env;
-    S_ENVELOPE(env, HISTORY, history, &req);
+    CTL_ENVELOPE(env, HISTORY, history, &req);
     Chat__Envelope *reply =
-        s_call(ctx, p->cmd_endpoint, "roomd", &env, CHAT__ENVELOPE__BODY_HISTORY_REPLY, &code);
+        ctl_call(ctx, p->cmd_endpoint, "roomd", &env, CHAT__ENVELOPE__BODY_HISTORY_REPLY, &code);
     if (reply) {
         if (reply->history_reply->status != CHAT__STATUS__STATUS_OK)
-            code = s_status_error(argv[0], reply->history_reply->status);
+            code = ctl_status_error(argv[0], reply->history_reply->status);
         else
             s_print_history(ctx, p->room_id, reply->history_reply);
         chat_envelope_free(&reply);
@@ -462,19 +361,19 @@ int ctl_history(const ctl_context_t *ctx, int argc, char **argv)
 
 int ctl_stats(const ctl_context_t *ctx, int argc, char **argv)
 {
-    if (!s_no_args(argc, "stats"))
+    if (!ctl_no_args(argc, "stats"))
         return CTL_EXIT_USAGE;
     Chat__StatsRequest req = CHAT__STATS_REQUEST__INIT;
     Chat__Envelope env;
-    S_ENVELOPE(env, STATS, stats, &req);
+    CTL_ENVELOPE(env, STATS, stats, &req);
     int code = CTL_EXIT_OK;
-    Chat__Envelope *stats = s_registry_call(ctx, &env, CHAT__ENVELOPE__BODY_STATS_REPLY, &code);
+    Chat__Envelope *stats = ctl_registry_call(ctx, &env, CHAT__ENVELOPE__BODY_STATS_REPLY, &code);
     if (!stats)
         return code;
     Chat__ListNodesRequest nodes_req = CHAT__LIST_NODES_REQUEST__INIT;
-    S_ENVELOPE(env, LIST_NODES, list_nodes, &nodes_req);
+    CTL_ENVELOPE(env, LIST_NODES, list_nodes, &nodes_req);
     Chat__Envelope *nodes =
-        s_registry_call(ctx, &env, CHAT__ENVELOPE__BODY_LIST_NODES_REPLY, &code);
+        ctl_registry_call(ctx, &env, CHAT__ENVELOPE__BODY_LIST_NODES_REPLY, &code);
     if (!nodes) {
         chat_envelope_free(&stats);
         return code;
@@ -503,7 +402,7 @@ int ctl_stats(const ctl_context_t *ctx, int argc, char **argv)
         cJSON *c = cJSON_AddObjectToObject(obj, "roomds");
         for (size_t i = 0; i < 5; i++)
             cJSON_AddNumberToObject(c, total_names[i], (double)totals[i]);
-        s_print_json(obj);
+        ctl_print_json(obj);
     } else {
         const char *headers[] = {"counter", "value", NULL};
         ctl_table_t *table = ctl_table_new(headers);
@@ -541,338 +440,20 @@ int ctl_probe(const ctl_context_t *ctx, int argc, char **argv)
     //  RoomsInfo from its loop: an answer means it serves requests.
     Chat__RoomsInfoRequest req = CHAT__ROOMS_INFO_REQUEST__INIT;
     Chat__Envelope env;
-    S_ENVELOPE(env, ROOMS_INFO, rooms_info, &req);
+    CTL_ENVELOPE(env, ROOMS_INFO, rooms_info, &req);
     int code = CTL_EXIT_OK;
     Chat__Envelope *reply =
-        s_call(ctx, argv[0], "roomd", &env, CHAT__ENVELOPE__BODY_ROOMS_INFO_REPLY, &code);
+        ctl_call(ctx, argv[0], "roomd", &env, CHAT__ENVELOPE__BODY_ROOMS_INFO_REPLY, &code);
     if (!reply)
         return code;
     if (ctx->json) {
         cJSON *obj = cJSON_CreateObject();
         cJSON_AddStringToObject(obj, "endpoint", argv[0]);
         cJSON_AddBoolToObject(obj, "serving", true);
-        s_print_json(obj);
+        ctl_print_json(obj);
     } else {
         printf("roomd at %s serves requests\n", argv[0]);
     }
     chat_envelope_free(&reply);
     return CTL_EXIT_OK;
-}
-
-// ------------------------------------------------------------- registries
-
-//  What chatctl knows of one registry.
-typedef struct {
-    char endpoint[CHAT_ENDPOINT_MAX]; //  its request endpoint
-    Chat__Envelope *status;           //  its RegistryStatusReply, NULL when it did not answer
-} s_registry_row_t;
-
-//  Asks rows[from..n) for their status at once, waiting for all of them
-//  up to the timeout.
-static void s_ask_status(const ctl_context_t *ctx, s_registry_row_t *rows, size_t from, size_t n)
-{
-    Chat__RegistryStatusRequest req = CHAT__REGISTRY_STATUS_REQUEST__INIT;
-    Chat__Envelope env;
-    S_ENVELOPE(env, REGISTRY_STATUS, registry_status, &req);
-    zsock_t *socks[CHAT_REGISTRY_MAX] = {NULL};
-    zpoller_t *poller = zpoller_new(NULL);
-    size_t waiting = 0;
-    for (size_t i = from; i < n; i++) {
-        socks[i] = zsock_new(ZMQ_DEALER);
-        chat_wire_tune(socks[i]);
-        if (zsock_connect(socks[i], "%s", rows[i].endpoint) == 0 &&
-            chat_wire_send(socks[i], NULL, &env) == 0) {
-            zpoller_add(poller, socks[i]);
-            waiting++;
-        }
-    }
-    int64_t deadline = chat_mono_ms() + ctx->timeout_ms;
-    while (waiting > 0 && chat_mono_ms() < deadline) {
-        void *which = zpoller_wait(poller, (int)(deadline - chat_mono_ms()));
-        if (!which)
-            continue;
-        Chat__Envelope *got = NULL;
-        if (chat_wire_recv(which, NULL, &got) != CHAT_WIRE_GOT ||
-            got->body_case != CHAT__ENVELOPE__BODY_REGISTRY_STATUS_REPLY) {
-            chat_envelope_free(&got);
-            continue;
-        }
-        for (size_t i = from; i < n; i++)
-            if ((void *)socks[i] == which && !rows[i].status) {
-                rows[i].status = got;
-                got = NULL;
-                waiting--;
-            }
-        chat_envelope_free(&got);
-    }
-    zpoller_destroy(&poller);
-    for (size_t i = from; i < n; i++)
-        zsock_destroy(&socks[i]);
-}
-
-//  Adds the members the answers name that rows lack. Returns the new count.
-static size_t s_add_members(s_registry_row_t *rows, size_t n)
-{
-    size_t count = n;
-    for (size_t i = 0; i < n; i++) {
-        const Chat__RegistryStatusReply *st =
-            rows[i].status ? rows[i].status->registry_status_reply : NULL;
-        for (size_t m = 0; st && m < st->n_members; m++) {
-            const char *endpoint = st->members[m]->endpoint;
-            bool known = !endpoint || !*endpoint;
-            for (size_t k = 0; !known && k < count; k++)
-                known = strcmp(rows[k].endpoint, endpoint) == 0;
-            if (!known && count < CHAT_REGISTRY_MAX)
-                snprintf(rows[count++].endpoint, CHAT_ENDPOINT_MAX, "%s", endpoint);
-        }
-    }
-    return count;
-}
-
-//  The answer that describes the configuration best: the leader's, else the
-//  one in the highest term.
-static const Chat__RegistryStatusReply *s_best(const s_registry_row_t *rows, size_t n)
-{
-    const Chat__RegistryStatusReply *best = NULL;
-    for (size_t i = 0; i < n; i++) {
-        const Chat__RegistryStatusReply *st =
-            rows[i].status ? rows[i].status->registry_status_reply : NULL;
-        if (!st)
-            continue;
-        bool leads = strcmp(st->role, "leader") == 0;
-        bool best_leads = best && strcmp(best->role, "leader") == 0;
-        if (!best || (leads && !best_leads) || (leads == best_leads && st->term > best->term))
-            best = st;
-    }
-    return best;
-}
-
-//  The row of registry id (by its own answer), or of its endpoint.
-static const s_registry_row_t *s_row_of(const s_registry_row_t *rows, size_t n, uint64_t id,
-                                        const char *endpoint)
-{
-    for (size_t i = 0; i < n; i++)
-        if (rows[i].status && rows[i].status->registry_status_reply->id == id)
-            return &rows[i];
-    for (size_t i = 0; endpoint && *endpoint && i < n; i++)
-        if (strcmp(rows[i].endpoint, endpoint) == 0)
-            return &rows[i];
-    return NULL;
-}
-
-static cJSON *s_registry_json(uint64_t id, const char *endpoint, const char *raft, int voter,
-                              const Chat__RegistryStatusReply *st)
-{
-    cJSON *obj = cJSON_CreateObject();
-    cJSON_AddNumberToObject(obj, "id", (double)id);
-    cJSON_AddStringToObject(obj, "endpoint", endpoint ? endpoint : "");
-    cJSON_AddStringToObject(obj, "raftAddress", raft ? raft : "");
-    if (voter >= 0)
-        cJSON_AddBoolToObject(obj, "voter", voter);
-    cJSON_AddBoolToObject(obj, "member", voter >= 0);
-    cJSON_AddBoolToObject(obj, "reachable", st != NULL);
-    cJSON_AddStringToObject(obj, "role", st ? st->role : "unreachable");
-    if (st) {
-        cJSON_AddNumberToObject(obj, "term", (double)st->term);
-        cJSON_AddNumberToObject(obj, "leaderId", (double)st->leader_id);
-        cJSON_AddNumberToObject(obj, "appliedIndex", (double)st->applied_index);
-        cJSON_AddNumberToObject(obj, "commitIndex", (double)st->commit_index);
-        cJSON_AddNumberToObject(obj, "lastIndex", (double)st->last_index);
-        cJSON_AddBoolToObject(obj, "ready", st->ready);
-    }
-    return obj;
-}
-
-static void s_registry_cells(const Chat__RegistryStatusReply *st, char *term, char *applied,
-                             char *commit)
-{
-    snprintf(term, 24, "%s", "-");
-    snprintf(applied, 24, "%s", "-");
-    snprintf(commit, 24, "%s", "-");
-    if (!st)
-        return;
-    snprintf(term, 24, "%" PRIu64, st->term);
-    snprintf(applied, 24, "%" PRIu64, st->applied_index);
-    snprintf(commit, 24, "%" PRIu64, st->commit_index);
-}
-
-int ctl_registries(const ctl_context_t *ctx, int argc, char **argv)
-{
-    if (!s_no_args(argc, "registries"))
-        return CTL_EXIT_USAGE;
-    chat_registry_t list;
-    if (chat_registry_parse(&list, ctx->registry) != 0) {
-        fprintf(stderr, "chatctl: --registry %s is not a list of endpoints\n", ctx->registry);
-        return CTL_EXIT_USAGE;
-    }
-    s_registry_row_t rows[CHAT_REGISTRY_MAX];
-    memset(rows, 0, sizeof rows);
-    size_t n = ctx->local ? 1 : list.count;
-    for (size_t i = 0; i < n; i++)
-        snprintf(rows[i].endpoint, CHAT_ENDPOINT_MAX, "%s", list.endpoints[i]);
-    s_ask_status(ctx, rows, 0, n);
-    if (!ctx->local) {
-        size_t more = s_add_members(rows, n);
-        s_ask_status(ctx, rows, n, more);
-        n = more;
-    }
-    const Chat__RegistryStatusReply *conf = s_best(rows, n);
-    if (!conf) {
-        fprintf(stderr, "chatctl: the registry at %s did not answer within %ld ms\n", ctx->registry,
-                ctx->timeout_ms);
-        return CTL_EXIT_NO_ANSWER;
-    }
-    bool shown[CHAT_REGISTRY_MAX] = {false};
-    cJSON *array = cJSON_CreateArray();
-    const char *headers[] = {"id",    "role",     "term", "applied", "commit",
-                             "voter", "endpoint", "raft", NULL};
-    ctl_table_t *table = ctl_table_new(headers);
-    //  The configuration's members first, each with its own answer.
-    for (size_t m = 0; m < conf->n_members; m++) {
-        const Chat__RegistryMember *member = conf->members[m];
-        if (ctx->local && member->id != conf->id)
-            continue;
-        const s_registry_row_t *row = s_row_of(rows, n, member->id, member->endpoint);
-        const Chat__RegistryStatusReply *st =
-            row && row->status ? row->status->registry_status_reply : NULL;
-        if (row)
-            shown[row - rows] = true;
-        cJSON_AddItemToArray(array, s_registry_json(member->id, member->endpoint,
-                                                    member->raft_address, member->voter, st));
-        char id[24], term[24], applied[24], commit[24];
-        snprintf(id, sizeof id, "%" PRIu64, member->id);
-        s_registry_cells(st, term, applied, commit);
-        const char *cells[] = {id,
-                               st ? st->role : "unreachable",
-                               term,
-                               applied,
-                               commit,
-                               member->voter ? "yes" : "no",
-                               member->endpoint,
-                               member->raft_address};
-        ctl_table_add(table, cells);
-    }
-    //  Registries asked that the configuration lacks (started with --join).
-    for (size_t i = 0; i < n; i++) {
-        const Chat__RegistryStatusReply *st =
-            rows[i].status ? rows[i].status->registry_status_reply : NULL;
-        if (shown[i] || (ctx->local && st != conf))
-            continue;
-        cJSON_AddItemToArray(array,
-                             s_registry_json(st ? st->id : 0, rows[i].endpoint, NULL, -1, st));
-        char id[24], term[24], applied[24], commit[24];
-        snprintf(id, sizeof id, "%" PRIu64, st ? st->id : 0);
-        s_registry_cells(st, term, applied, commit);
-        const char *cells[] = {st ? id : "?",
-                               st ? st->role : "unreachable",
-                               term,
-                               applied,
-                               commit,
-                               "not a member",
-                               rows[i].endpoint,
-                               NULL};
-        ctl_table_add(table, cells);
-    }
-    if (ctx->json) {
-        cJSON *obj = cJSON_CreateObject();
-        cJSON_AddNumberToObject(obj, "leaderId", (double)conf->leader_id);
-        cJSON_AddNumberToObject(obj, "term", (double)conf->term);
-        cJSON_AddItemToObject(obj, "registries", array);
-        s_print_json(obj);
-    } else {
-        cJSON_Delete(array);
-        ctl_table_print(table, stdout);
-        if (conf->leader_id)
-            printf("leader: registry %" PRIu64 " in term %" PRIu64 "\n", conf->leader_id,
-                   conf->term);
-        else
-            printf("no leader known (term %" PRIu64 ")\n", conf->term);
-    }
-    ctl_table_destroy(&table);
-    for (size_t i = 0; i < n; i++)
-        chat_envelope_free(&rows[i].status);
-    return CTL_EXIT_OK;
-}
-
-//  Sends a membership change to the leader and reports the answer.
-static int s_member_change(const ctl_context_t *ctx, Chat__RegistryMemberRequest *req,
-                           const char *what)
-{
-    Chat__Envelope env;
-    S_ENVELOPE(env, REGISTRY_MEMBER, registry_member, req);
-    int code = CTL_EXIT_OK;
-    Chat__Envelope *reply =
-        s_registry_call(ctx, &env, CHAT__ENVELOPE__BODY_REGISTRY_MEMBER_REPLY, &code);
-    if (!reply)
-        return code;
-    const Chat__RegistryMemberReply *r = reply->registry_member_reply;
-    if (r->status != CHAT__STATUS__STATUS_OK) {
-        fprintf(stderr, "chatctl: %s: %s\n", what,
-                r->message && *r->message ? r->message : chat_status_message(r->status));
-        code = CTL_EXIT_ERROR;
-    } else if (ctx->json) {
-        cJSON *obj = cJSON_CreateObject();
-        cJSON_AddStringToObject(obj, "done", what);
-        cJSON_AddNumberToObject(obj, "id", (double)req->member->id);
-        s_print_json(obj);
-    } else {
-        printf("%s: done\n", what);
-    }
-    chat_envelope_free(&reply);
-    return code;
-}
-
-//  Parses a registry id (> 0).
-static bool s_parse_id(const char *text, uint64_t *id)
-{
-    char *end = NULL;
-    unsigned long long value = strtoull(text, &end, 10);
-    if (!*text || *end || value == 0)
-        return false;
-    *id = value;
-    return true;
-}
-
-int ctl_registry_add(const ctl_context_t *ctx, int argc, char **argv)
-{
-    uint64_t id = 0;
-    char endpoint[CHAT_ENDPOINT_MAX], pub[CHAT_ENDPOINT_MAX], raft[CHAT_ENDPOINT_MAX];
-    const char *address = argc == 2 ? argv[1] : "";
-    if (strncmp(address, "tcp://", 6) == 0)
-        address += 6;
-    snprintf(endpoint, sizeof endpoint, "tcp://%s", address);
-    if (argc != 2 || !s_parse_id(argv[0], &id) || !*address ||
-        chat_endpoint_port_offset(endpoint, 1, pub, sizeof pub) != 0 ||
-        chat_endpoint_port_offset(address, 2, raft, sizeof raft) != 0) {
-        fprintf(stderr, "usage: chatctl registry-add ID HOST:PORT   (the registry's request port;"
-                        " events on PORT+1, Raft on PORT+2)\n");
-        return CTL_EXIT_USAGE;
-    }
-    Chat__RegistryMember member = CHAT__REGISTRY_MEMBER__INIT;
-    member.id = id;
-    member.endpoint = endpoint;
-    member.pub_endpoint = pub;
-    member.raft_address = raft;
-    Chat__RegistryMemberRequest req = CHAT__REGISTRY_MEMBER_REQUEST__INIT;
-    req.member = &member;
-    char what[64];
-    snprintf(what, sizeof what, "adding registry %" PRIu64, id);
-    return s_member_change(ctx, &req, what);
-}
-
-int ctl_registry_remove(const ctl_context_t *ctx, int argc, char **argv)
-{
-    uint64_t id = 0;
-    if (argc != 1 || !s_parse_id(argv[0], &id)) {
-        fprintf(stderr, "usage: chatctl registry-remove ID\n");
-        return CTL_EXIT_USAGE;
-    }
-    Chat__RegistryMember member = CHAT__REGISTRY_MEMBER__INIT;
-    member.id = id;
-    Chat__RegistryMemberRequest req = CHAT__REGISTRY_MEMBER_REQUEST__INIT;
-    req.remove = true;
-    req.member = &member;
-    char what[64];
-    snprintf(what, sizeof what, "removing registry %" PRIu64, id);
-    return s_member_change(ctx, &req, what);
 }
