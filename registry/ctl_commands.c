@@ -3,7 +3,6 @@
 #include "ctl_common.h"
 #include "chat_clock.h"
 #include "chat_error.h"
-#include "chat_request.h"
 #include "chat_wire.h"
 #include "ctl_table.h"
 
