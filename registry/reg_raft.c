@@ -533,6 +533,16 @@ static void s_run_until(reg_raft_t *self, bool (*done)(reg_raft_t *self))
     }
 }
 
+//  Nothing libraft wrote is in flight: every entry of the log is stored,
+//  no snapshot is being stored. libraft 0.15 can crash when it is closed
+//  in the middle of a write (the registry fuzzer caught it on tmpfs, where
+//  writes go through libuv's thread pool).
+static bool s_settled(reg_raft_t *self)
+{
+    struct raft *r = &self->raft;
+    return r->last_stored >= raft_last_index(r) && r->snapshot.put.data == NULL;
+}
+
 //  Raft is closed and libuv has no handle left open (raft_uv's memory may
 //  go only then).
 static bool s_is_closed(reg_raft_t *self)
@@ -551,6 +561,7 @@ void reg_raft_destroy(reg_raft_t **p)
         return;
     reg_raft_t *self = *p;
     if (self->raft_ready) {
+        s_run_until(self, s_settled);
         raft_close(&self->raft, s_raft_closed);
         s_run_until(self, s_is_closed);
         reg_fsm_flush(self->fsm);
