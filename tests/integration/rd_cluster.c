@@ -62,8 +62,10 @@ void rdt_cluster_start(rdt_cluster_t *c, int count, const char *const *roomd_ext
     memset(c, 0, sizeof *c);
     c->dir = chat_temp_dir("roomd");
     cr_assert_not_null(c->dir);
-    c->port = chat_free_port();
-    c->pub_port = chat_free_port();
+    //  The registry's three ports (requests, events, Raft on + 2), below the
+    //  ephemeral range.
+    c->port = chat_free_ports(3);
+    c->pub_port = c->port + 1;
     c->roomd_count = count;
     rdt_registry_start(c);
     for (int i = 0; i < count; i++) {

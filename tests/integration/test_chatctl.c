@@ -20,9 +20,11 @@ static bool s_answers(const Chat__Envelope *reply, void *arg)
 static void s_setup(void)
 {
     s_dir = chat_temp_dir("chatctl");
-    s_port = chat_free_port();
+    //  The registry's three ports (requests, events, Raft on + 2), below the
+    //  ephemeral range.
+    s_port = chat_free_ports(3);
     char pub[64];
-    snprintf(pub, sizeof pub, "%s", chat_tcp(chat_free_port()));
+    snprintf(pub, sizeof pub, "%s", chat_tcp(s_port + 1));
     const char *args[] = {"--bind", chat_tcp(s_port), "--pub-bind", pub, "--data", s_dir, NULL};
     s_registry = chat_proc_start("registry", args, s_dir, "registry");
     Chat__StatsRequest stats = CHAT__STATS_REQUEST__INIT;
