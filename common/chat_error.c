@@ -22,6 +22,9 @@ static const s_entry_t s_table[] = {
     {CHAT__STATUS__STATUS_UNKNOWN_INSTANCE, "unavailable", "Room is unavailable, try again"},
     {CHAT__STATUS__STATUS_EMPTY_MESSAGE, "empty_message", "Message is empty"},
     {CHAT__STATUS__STATUS_MESSAGE_TOO_LONG, "message_too_long", "Message is too long"},
+    //  Clients of a registry quorum follow the leader; a gateway that gives
+    //  up answers unavailable.
+    {CHAT__STATUS__STATUS_NOT_LEADER, "unavailable", "The registry is changing leaders, try again"},
 };
 
 static const s_entry_t *s_find(Chat__Status status)

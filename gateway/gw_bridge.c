@@ -1,6 +1,8 @@
 /*  gw_bridge: see gw_bridge.h. */
 #include "gw_bridge.h"
+#include "chat_clock.h"
 #include "chat_log.h"
+#include "chat_registry.h"
 #include "chat_wire.h"
 #include "gw_ops.h"
 #include "gw_registry.h"
@@ -24,6 +26,10 @@ struct gw_bridge {
     void *socks[S_COUNT];        //  the sockets
     char **endpoints;            //  roomd endpoints connected so far (cmd and pub)
     size_t n_endpoints;          //  entries in endpoints
+    chat_registry_t registries;  //  the quorum; the DEALER talks to the current one
+    chat_registry_t pubs;        //  registry PUB endpoints the SUB is connected to
+    bool derived_pubs;           //  pubs are the registries' port + 1 (no --registry-pub)
+    int64_t registry_since_ms;   //  when the DEALER moved to the current registry
     bool pumping;                //  inside gw_bridge_pump
     bool again;                  //  something was sent while pumping: drain again
     bool scheduled;              //  kick is scheduled
@@ -45,18 +51,45 @@ static void *s_socket(gw_bridge_t *b, int type)
     return sock;
 }
 
-//  The registry PUB endpoint when none is configured: registry port + 1.
-static int s_default_pub(const char *registry, char *out, size_t cap)
+//  Connects the SUB to a registry's PUB, once per endpoint.
+static int s_connect_pub(gw_bridge_t *b, const char *endpoint)
 {
-    const char *colon = strrchr(registry, ':');
-    if (!colon)
+    size_t before = b->pubs.count;
+    size_t current = b->pubs.current;
+    chat_registry_follow(&b->pubs, endpoint);
+    b->pubs.current = current;
+    if (b->pubs.count == before)
+        return 0; //  known (or the list is full)
+    if (zmq_connect(b->socks[S_REGISTRY_SUB], endpoint) != 0) {
+        chat_error("cannot connect to registry events at %s: %s", endpoint, zmq_strerror(errno));
         return -1;
-    char *end = NULL;
-    long port = strtol(colon + 1, &end, 10);
-    if (!end || *end || port <= 0 || port >= 65535)
-        return -1;
-    int n = snprintf(out, cap, "%.*s:%ld", (int)(colon - registry), registry, port + 1);
-    return n > 0 && (size_t)n < cap ? 0 : -1;
+    }
+    return 0;
+}
+
+//  Subscribes to every registry's events: --registry-pub, else each
+//  registry's port + 1. Only the leader publishes.
+static int s_connect_pubs(gw_bridge_t *b, const gw_config_t *config)
+{
+    chat_registry_t given;
+    memset(&b->pubs, 0, sizeof b->pubs);
+    if (config->registry_pub && *config->registry_pub) {
+        if (chat_registry_parse(&given, config->registry_pub) != 0)
+            return -1;
+    } else {
+        b->derived_pubs = true;
+        memset(&given, 0, sizeof given);
+        for (size_t i = 0; i < b->registries.count; i++)
+            if (chat_endpoint_port_offset(b->registries.endpoints[i], 1,
+                                          given.endpoints[given.count], CHAT_ENDPOINT_MAX) == 0)
+                given.count++;
+            else
+                return -1;
+    }
+    for (size_t i = 0; i < given.count; i++)
+        if (s_connect_pub(b, given.endpoints[i]) != 0)
+            return -1;
+    return 0;
 }
 
 gw_bridge_t *gw_bridge_new(gw_t *gw)
@@ -85,24 +118,21 @@ gw_bridge_t *gw_bridge_new(gw_t *gw)
     zmq_setsockopt(b->socks[S_ROOMD], ZMQ_IMMEDIATE, &immediate, sizeof immediate);
     zmq_setsockopt(b->socks[S_REGISTRY_SUB], ZMQ_SUBSCRIBE, "registry", 8);
 
-    char pub[256];
-    const char *registry_pub = gw->config.registry_pub;
-    if (!registry_pub || !*registry_pub) {
-        if (s_default_pub(gw->config.registry, pub, sizeof pub) != 0) {
-            chat_error("cannot derive --registry-pub from --registry %s", gw->config.registry);
-            gw_bridge_destroy(&b);
-            return NULL;
-        }
-        registry_pub = pub;
-    }
-    if (zmq_connect(b->socks[S_REGISTRY], gw->config.registry) != 0 ||
-        zmq_connect(b->socks[S_REGISTRY_SUB], registry_pub) != 0) {
-        chat_error("cannot connect to the registry at %s / %s: %s", gw->config.registry,
-                   registry_pub, zmq_strerror(errno));
+    if (chat_registry_parse(&b->registries, gw->config.registry) != 0 ||
+        s_connect_pubs(b, &gw->config) != 0) {
+        chat_error("cannot derive registry events endpoints from --registry %s --registry-pub %s",
+                   gw->config.registry, gw->config.registry_pub ? gw->config.registry_pub : "");
         gw_bridge_destroy(&b);
         return NULL;
     }
-    chat_info("registry %s, registry events %s", gw->config.registry, registry_pub);
+    if (zmq_connect(b->socks[S_REGISTRY], chat_registry_current(&b->registries)) != 0) {
+        chat_error("cannot connect to the registry at %s: %s",
+                   chat_registry_current(&b->registries), zmq_strerror(errno));
+        gw_bridge_destroy(&b);
+        return NULL;
+    }
+    chat_info("registry %s (of %zu), events from %zu registries",
+              chat_registry_current(&b->registries), b->registries.count, b->pubs.count);
     return b;
 }
 
@@ -195,6 +225,48 @@ int gw_bridge_send_registry(gw_t *gw, const Chat__Envelope *env)
     s_after_send(gw);
     errno = saved;
     return rc;
+}
+
+//  Points the DEALER at the current registry after the list moved from from.
+static void s_retargeted(gw_t *gw, const char *from, const char *why)
+{
+    gw_bridge_t *b = gw->bridge;
+    const char *to = chat_registry_current(&b->registries);
+    if (chat_registry_switch(b->socks[S_REGISTRY], from, to) != 0)
+        chat_warn("cannot connect to the registry at %s: %s", to, zmq_strerror(errno));
+    chat_info("talking to the registry at %s now (%s)", to, why);
+    gw->metrics.registry_switches++;
+    b->registry_since_ms = chat_mono_ms();
+}
+
+bool gw_bridge_registry_follow(gw_t *gw, const char *leader)
+{
+    gw_bridge_t *b = gw->bridge;
+    if (!leader || !*leader)
+        return false;
+    char from[CHAT_ENDPOINT_MAX];
+    snprintf(from, sizeof from, "%s", chat_registry_current(&b->registries));
+    if (!chat_registry_follow(&b->registries, leader))
+        return false;
+    char pub[CHAT_ENDPOINT_MAX];
+    if (b->derived_pubs && chat_endpoint_port_offset(leader, 1, pub, sizeof pub) == 0)
+        s_connect_pub(b, pub); //  a registry added to the quorum after this gateway started
+    s_retargeted(gw, from, "the leader named");
+    return true;
+}
+
+bool gw_bridge_registry_next(gw_t *gw)
+{
+    gw_bridge_t *b = gw->bridge;
+    //  Requests that timed out together move the DEALER once.
+    if (chat_mono_ms() - b->registry_since_ms < gw->config.request_timeout_ms)
+        return false;
+    char from[CHAT_ENDPOINT_MAX];
+    snprintf(from, sizeof from, "%s", chat_registry_current(&b->registries));
+    if (!chat_registry_next(&b->registries))
+        return false;
+    s_retargeted(gw, from, "the last one was silent");
+    return true;
 }
 
 int gw_bridge_send_roomd(gw_t *gw, const char *instance, const Chat__Envelope *env)

@@ -1,8 +1,10 @@
 /*  gw_bridge: the gateway's ZeroMQ sockets, served by the lws loop.
  *
  *  Four sockets (docs/architecture.md, "Sockets and framing"):
- *    DEALER -> registry ROUTER        lookups, ListRooms, CreateRoom
- *    SUB    -> registry PUB           topic "registry"
+ *    DEALER -> registry ROUTER        lookups, ListRooms, CreateRoom (the
+ *                                     leader of the quorum: one at a time)
+ *    SUB    -> registry PUB           topic "registry", every registry's PUB
+ *                                     (only the leader publishes)
  *    ROUTER -> every roomd ROUTER     routing id = gateway id; peers = instances
  *    SUB    -> every roomd PUB        one topic per room with local members
  *
@@ -38,6 +40,16 @@ int gw_bridge_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 
 //  Sends a request to the registry. Returns 0 or -1 with errno.
 int gw_bridge_send_registry(gw_t *gw, const Chat__Envelope *env);
+
+//  A registry answered NOT_LEADER naming leader ("" = none known yet): the
+//  DEALER moves to it (a registry the list lacks is added, and its PUB
+//  subscribed). Returns true when the DEALER moved.
+bool gw_bridge_registry_follow(gw_t *gw, const char *leader);
+
+//  The registry talked to is silent: the DEALER moves to the next of the
+//  list, unless it moved less than --request-timeout-ms ago. Returns true
+//  when it moved (false with a single registry).
+bool gw_bridge_registry_next(gw_t *gw);
 
 //  Sends a request to the roomd instance (its routing id). Returns 0, or -1
 //  with errno (EHOSTUNREACH: not connected to that instance now).

@@ -2,6 +2,7 @@
 #include "gw_config.h"
 #include "chat_config.h"
 #include "chat_log.h"
+#include "chat_registry.h"
 #include "gw_origin.h"
 
 #include <assert.h>
@@ -33,9 +34,11 @@ static void s_table(gw_config_t *c, chat_option_t *opts)
          "(requests without Origin are allowed)",
          &c->origins},
         {"registry", "CHAT_REGISTRY", CHAT_OPT_STRING, "tcp://127.0.0.1:5555",
-         "registry ROUTER endpoint", &c->registry},
+         "registry ROUTER endpoints, comma-separated (a quorum: the gateway follows its leader)",
+         &c->registry},
         {"registry-pub", "CHAT_REGISTRY_PUB", CHAT_OPT_STRING, "",
-         "registry PUB endpoint (empty: registry port + 1)", &c->registry_pub},
+         "registry PUB endpoints, comma-separated (empty: each registry's port + 1)",
+         &c->registry_pub},
         {"www", "CHAT_WWW_DIR", CHAT_OPT_STRING, GW_DEFAULT_WWW, "directory of the web UI",
          &c->www},
         {"rate", "CHAT_RATE", CHAT_OPT_INT, "10",
@@ -89,6 +92,7 @@ void gw_config_defaults(gw_config_t *config)
 static int s_check(const gw_config_t *c)
 {
     const char *bad = NULL;
+    chat_registry_t list;
     char why[256];
     if (c->port < 0 || c->port > 65535)
         bad = "--port must be 0..65535";
@@ -107,6 +111,10 @@ static int s_check(const gw_config_t *c)
         bad = "--event-lib must be ev or poll";
     else if (chat_log_level_parse(c->log_level) < 0)
         bad = "--log-level must be debug, info, warn or error";
+    else if (chat_registry_parse(&list, c->registry) != 0)
+        bad = "--registry must be a comma-separated list of endpoints";
+    else if (*c->registry_pub && chat_registry_parse(&list, c->registry_pub) != 0)
+        bad = "--registry-pub must be a comma-separated list of endpoints";
     else if (!*c->tls_cert != !*c->tls_key)
         bad = "--tls-cert and --tls-key go together";
     else if (*c->tls_cert && access(c->tls_cert, R_OK) != 0)

@@ -8,8 +8,8 @@ typedef struct {
     const char *tls_cert;       //  PEM certificate (chain) file: serve https, wss ("" = plain)
     const char *tls_key;        //  PEM private key file of tls_cert
     const char *origins;        //  --allowed-origins: pages that may open /ws (gw_origin.h)
-    const char *registry;       //  registry ROUTER endpoint
-    const char *registry_pub;   //  registry PUB endpoint ("" = registry port + 1)
+    const char *registry;       //  registry ROUTER endpoints, comma-separated (a quorum)
+    const char *registry_pub;   //  registry PUB endpoints ("" = each registry's port + 1)
     const char *www;            //  directory served at /
     long rate;                  //  sendMessage/createRoom per second per connection (0 = no limit)
     long burst;                 //  token bucket size

@@ -109,6 +109,12 @@ char *gw_metrics_render(const gw_metrics_t *m, const gw_gauges_t *g, size_t *len
              m->timeouts);
     s_metric(f, "chat_gateway_rejoins_total", "counter", "quiet re-joins after a roomd restart",
              m->rejoins);
+    s_metric(f, "chat_gateway_registry_switches_total", "counter",
+             "moves to another registry of the quorum (its leader, or the next when silent)",
+             m->registry_switches);
+    s_metric(f, "chat_gateway_registry_streams_total", "counter",
+             "registry event streams seen (each leadership of the quorum starts one)",
+             m->registry_streams);
     s_metric(f, "chat_gateway_registry_up", "gauge", "1 when the registry answers",
              (uint64_t)g->registry_healthy);
     fprintf(f, "# HELP chat_gateway_request_seconds request latency by peer\n"

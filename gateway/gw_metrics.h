@@ -54,6 +54,8 @@ typedef struct {
     uint64_t retries;                //  of those, resends after not-owner/unreachable/timeout
     uint64_t timeouts;               //  attempts that got no reply in time
     uint64_t rejoins;                //  quiet re-joins after a roomd restart
+    uint64_t registry_switches;      //  moves to another registry of the quorum
+    uint64_t registry_streams;       //  registry event streams seen (a new leader starts one)
     uint64_t lat[GW_LAT_COUNT][GW_LAT_BUCKETS]; //  latency histogram counts (not cumulative)
     uint64_t lat_sum_us[GW_LAT_COUNT];          //  sum of latencies
     uint64_t lat_count[GW_LAT_COUNT];           //  number of latencies

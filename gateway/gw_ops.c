@@ -165,7 +165,7 @@ void gw_ops_retry(gw_t *gw, gw_op_t *op, const char *why)
     chat_log_limited(&s_log_retry, CHAT_LOG_DEBUG, "%s %llu for %s: %s (attempt %d)",
                      s_kind_name(op->kind), (unsigned long long)op->id,
                      op->room_id[0] ? op->room_id : "-", why, op->attempts);
-    if (op->kind == GW_OP_CREATE_ROOM || op->kind == GW_OP_HEARTBEAT) {
+    if (op->kind == GW_OP_HEARTBEAT) {
         gw_ops_fail(gw, op, GW_ERR_UNAVAILABLE);
         return;
     }
@@ -216,6 +216,8 @@ static void s_send_registry(gw_t *gw, gw_op_t *op)
         create.description = op->text2;
         create.origin_gateway = gw->id;
         create.origin_conn = op->conn;
+        create.token = op->client_msg_id; //  the same for every attempt
+
         env.body_case = CHAT__ENVELOPE__BODY_CREATE_ROOM;
         env.create_room = &create;
         break;
@@ -473,16 +475,32 @@ static void s_on_status(gw_t *gw, gw_op_t *op, Chat__Status status)
     gw_ops_fail(gw, op, gw_err_from_status(status));
 }
 
+//  True when env is a registry's NOT_LEADER answer.
+static bool s_not_leader(const Chat__Envelope *env)
+{
+    return env->body_case == CHAT__ENVELOPE__BODY_ERROR &&
+           env->error->status == CHAT__STATUS__STATUS_NOT_LEADER;
+}
+
 void gw_ops_on_reply(gw_t *gw, gw_lat_t from, Chat__Envelope **env)
 {
-    if (from == GW_LAT_REGISTRY)
-        gw_registry_alive(gw);
+    bool refused = from == GW_LAT_REGISTRY && s_not_leader(*env);
+    if (from == GW_LAT_REGISTRY && !refused)
+        gw_registry_alive(gw); //  a registry that does not lead is no sign of a working quorum
     gw_op_t *op = gw_idmap_get(gw->ops->ops, (*env)->req_id);
     //  A late answer to an earlier attempt is as good as any (same request).
     if (!op || (op->state != GW_OP_STATE_SENT && op->state != GW_OP_STATE_WAIT_RETRY))
         return;
     if (s_is_registry(op->kind) != (from == GW_LAT_REGISTRY))
         return;
+    if (refused) {
+        //  Follow the leader it names (none yet: an election; try again
+        //  after the retry's pause). Safe for every registry request:
+        //  CreateRoom carries a token.
+        gw_bridge_registry_follow(gw, (*env)->error->leader_endpoint);
+        gw_ops_retry(gw, op, "not the leader");
+        return;
+    }
     gw_metrics_latency(&gw->metrics, from, chat_mono_us() - op->sent_us);
     int status = s_status(op->kind, *env);
     if (status < 0) {
@@ -496,6 +514,27 @@ void gw_ops_on_reply(gw_t *gw, gw_lat_t from, Chat__Envelope **env)
         gw_ops_complete(gw, op, env);
     else
         s_on_status(gw, op, (Chat__Status)status);
+}
+
+void gw_ops_registry_moved(gw_t *gw)
+{
+    //  Collect first: sending may fail ops (and free them).
+    size_t n = 0;
+    for (gw_op_t *op = gw->ops->head; op; op = op->next)
+        n += op->state == GW_OP_STATE_SENT && s_is_registry(op->kind);
+    uint64_t *ids = n ? malloc(n * sizeof *ids) : NULL;
+    if (n && !ids)
+        abort();
+    size_t k = 0;
+    for (gw_op_t *op = gw->ops->head; op && k < n; op = op->next)
+        if (op->state == GW_OP_STATE_SENT && s_is_registry(op->kind))
+            ids[k++] = op->id;
+    for (size_t i = 0; i < k; i++) {
+        gw_op_t *op = gw_idmap_get(gw->ops->ops, ids[i]);
+        if (op && op->state == GW_OP_STATE_SENT)
+            s_send_registry(gw, op);
+    }
+    free(ids);
 }
 
 void gw_ops_tick(gw_t *gw, int64_t now_ms)
@@ -529,6 +568,8 @@ void gw_ops_tick(gw_t *gw, int64_t now_ms)
             gw->metrics.timeouts++;
             if (!s_is_registry(op->kind) && op->room_id[0])
                 gw_placements_drop(gw, op->room_id);
+            if (s_is_registry(op->kind))
+                gw_bridge_registry_next(gw); //  the registry talked to may be gone: try another
             gw_ops_retry(gw, op, "timeout");
         }
     }

@@ -9,7 +9,9 @@
  *  and resends the same request (same req_id, same client_msg_id, so a
  *  send is never doubled), with a growing pause, for --retry-ms. The
  *  client sees `unavailable` only when the registry says so or the retries
- *  run out. CreateRoom is never resent (it is not idempotent).
+ *  run out. Registry requests follow the quorum's leader: a NOT_LEADER
+ *  answer moves them to the registry it names and resends; CreateRoom
+ *  carries a token, so a resend answers the room the first attempt made.
  */
 #ifndef GW_OPS_H
 #define GW_OPS_H
@@ -50,6 +52,10 @@ void gw_ops_snapshot(gw_t *gw);
 
 //  A reply from the registry or a roomd. Takes over *env.
 void gw_ops_on_reply(gw_t *gw, gw_lat_t from, Chat__Envelope **env);
+
+//  The gateway talks to another registry now (a new leader): registry
+//  requests waiting for an answer from the previous one are sent again.
+void gw_ops_registry_moved(gw_t *gw);
 
 //  Timeouts and retries due at now_ms.
 void gw_ops_tick(gw_t *gw, int64_t now_ms);

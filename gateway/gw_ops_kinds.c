@@ -72,6 +72,9 @@ void gw_ops_client(gw_t *gw, gw_session_t *s, const gw_request_t *req, const cha
     case GW_OP_CREATE_ROOM:
         op->text = gw_ops_dup(req->name);
         op->text2 = gw_ops_dup(req->description);
+        //  The token of every attempt: a resend answers the room the first made.
+        snprintf(op->client_msg_id, sizeof op->client_msg_id, "%s:create:%llu", gw->id,
+                 (unsigned long long)op->id);
         break;
     case GW_OP_JOIN:
         op->has_a = req->has_since;

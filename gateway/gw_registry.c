@@ -3,6 +3,7 @@
 #include "chat_clock.h"
 #include "chat_log.h"
 #include "chat_wire.h"
+#include "gw_bridge.h"
 #include "gw_json.h"
 #include "gw_ops.h"
 #include "gw_placement.h"
@@ -12,8 +13,10 @@
 #include <string.h>
 
 struct gw_registry {
-    bool have_seq;         //  boot and seq below are known
+    bool have_seq;         //  boot, term and seq below are known
     uint64_t boot;         //  boot of the registry that sent the last event
+    uint64_t term;         //  its Raft term: (boot, term) names one leadership's stream
+    uint64_t leader_id;    //  the registry that publishes it
     uint64_t seq;          //  seq of the last event
     int64_t alive_ms;      //  last event or reply (monotonic ms), 0 = never
     bool need_snapshot;    //  a snapshot is due
@@ -64,15 +67,28 @@ void gw_registry_on_event(gw_t *gw, const Chat__Envelope *env)
     }
     gw_registry_t *self = gw->registry;
     const Chat__RegistryEvent *ev = env->registry_event;
-    if (!self->have_seq || ev->boot != self->boot || ev->seq != self->seq + 1) {
+    bool new_stream = !self->have_seq || ev->boot != self->boot || ev->term != self->term;
+    if (new_stream || ev->seq != self->seq + 1) {
         if (self->have_seq)
-            chat_info("registry events: boot %llu seq %llu after boot %llu seq %llu: re-reading",
-                      (unsigned long long)ev->boot, (unsigned long long)ev->seq,
-                      (unsigned long long)self->boot, (unsigned long long)self->seq);
+            chat_info("registry events: %s (boot %llu term %llu seq %llu after boot %llu term %llu"
+                      " seq %llu): re-reading",
+                      new_stream ? "a new leader's stream" : "a gap", (unsigned long long)ev->boot,
+                      (unsigned long long)ev->term, (unsigned long long)ev->seq,
+                      (unsigned long long)self->boot, (unsigned long long)self->term,
+                      (unsigned long long)self->seq);
         self->need_snapshot = true;
     }
+    if (new_stream) {
+        gw->metrics.registry_streams++;
+        //  Another registry leads: requests go where the events come from.
+        if (self->have_seq && ev->leader_id != self->leader_id &&
+            gw_bridge_registry_follow(gw, ev->leader_endpoint))
+            gw_ops_registry_moved(gw);
+    }
+    self->leader_id = ev->leader_id;
     self->have_seq = true;
     self->boot = ev->boot;
+    self->term = ev->term;
     self->seq = ev->seq;
     self->alive_ms = chat_mono_ms();
     switch (ev->kind_case) {

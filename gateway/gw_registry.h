@@ -1,9 +1,12 @@
 /*  gw_registry: what the gateway learns from the registry's PUB socket.
  *
- *  RegistryEvent{boot, seq}: placements go to the placement cache,
+ *  RegistryEvent{boot, term, seq}: only the leader of the registry quorum
+ *  publishes, and each leadership starts a stream of its own: another
+ *  (boot, term) is a new leader, whose endpoint (leader_endpoint) the
+ *  gateway's requests follow at once. Placements go to the placement cache,
  *  RoomCreated is pushed as roomCreated to every connected session (but
  *  the one that created it, which got the reply), heartbeats prove the
- *  registry alive. A gap in seq, a new boot, or silence for
+ *  registry alive. A gap in seq, a new stream, or silence for
  *  --registry-stale-ms makes the gateway re-read ListRooms (a snapshot of
  *  every placement). The registry counts as healthy while its events or
  *  replies are younger than --registry-stale-ms.

@@ -20,23 +20,31 @@ static const s_command_t s_commands[] = {
     {"history", ctl_history, "ROOM [--limit N]: the newest messages of a room"},
     {"stats", ctl_stats, "registry counters and cluster totals"},
     {"probe", ctl_probe, "ENDPOINT: does the roomd there serve requests (health checks)"},
+    {"registries", ctl_registries, "the registry quorum: members, leader, term, applied index"},
+    {"registry-add", ctl_registry_add,
+     "ID HOST:PORT: add a registry (started with --join) to the quorum"},
+    {"registry-remove", ctl_registry_remove, "ID: remove a registry from the quorum"},
 };
 
 static void s_usage(void)
 {
     printf("\ncommands:\n");
     for (size_t i = 0; i < sizeof s_commands / sizeof s_commands[0]; i++)
-        printf("  %-12s %s\n", s_commands[i].name, s_commands[i].help);
+        printf("  %-16s %s\n", s_commands[i].name, s_commands[i].help);
     printf("\nexit codes: 0 ok, 1 error answer, 2 usage, 3 no answer in time\n");
 }
 
 int main(int argc, char **argv)
 {
-    ctl_context_t ctx;
+    ctl_context_t ctx = {0};
     chat_option_t options[] = {
-        {"registry", "CHAT_REGISTRY", CHAT_OPT_STRING, "tcp://127.0.0.1:5555", "registry endpoint",
-         &ctx.registry},
+        {"registry", "CHAT_REGISTRY", CHAT_OPT_STRING, "tcp://127.0.0.1:5555",
+         "registry endpoints, comma-separated: the leader among them answers", &ctx.registry},
         {"json", "CHAT_JSON", CHAT_OPT_BOOL, NULL, "print JSON for scripts", &ctx.json},
+        {"local", "CHAT_LOCAL", CHAT_OPT_BOOL, NULL,
+         "ask only the first registry of --registry, leader or not (rooms: its own catalog;"
+         " registries: itself)",
+         &ctx.local},
         {"timeout-ms", "CHAT_TIMEOUT_MS", CHAT_OPT_INT, "3000", "how long to wait for answers",
          &ctx.timeout_ms},
         {"limit", "CHAT_HISTORY_LIMIT", CHAT_OPT_INT, "50", "history: messages to show (1-200)",

@@ -1,11 +1,13 @@
 /*  ctl_commands: see ctl_commands.h. */
 #include "ctl_commands.h"
+#include "ctl_common.h"
+#include "chat_clock.h"
 #include "chat_error.h"
-#include "chat_request.h"
 #include "chat_wire.h"
 #include "ctl_table.h"
 
 #include <cjson/cJSON.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,69 +15,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#define S_ENVELOPE(env, CASE, field, value)                                                        \
-    do {                                                                                           \
-        chat__envelope__init(&(env));                                                              \
-        (env).req_id = (uint64_t)getpid();                                                         \
-        (env).body_case = CHAT__ENVELOPE__BODY_##CASE;                                             \
-        (env).field = (value);                                                                     \
-    } while (0)
-
-//  Sends request to endpoint; on no answer, or an answer of another kind,
-//  prints why and returns NULL with *code set to the exit code.
-static Chat__Envelope *s_call(const ctl_context_t *ctx, const char *endpoint, const char *what,
-                              const Chat__Envelope *request, Chat__Envelope__BodyCase expect,
-                              int *code)
-{
-    Chat__Envelope *reply = chat_request(endpoint, request, (int)ctx->timeout_ms);
-    if (!reply) {
-        fprintf(stderr, "chatctl: the %s at %s did not answer within %ld ms\n", what, endpoint,
-                ctx->timeout_ms);
-        *code = CTL_EXIT_NO_ANSWER;
-        return NULL;
-    }
-    if (reply->body_case != expect) {
-        const char *why = reply->body_case == CHAT__ENVELOPE__BODY_ERROR && reply->error->message
-                              ? reply->error->message
-                              : "unexpected reply";
-        fprintf(stderr, "chatctl: the %s at %s refused the request: %s\n", what, endpoint, why);
-        chat_envelope_free(&reply);
-        *code = CTL_EXIT_ERROR;
-        return NULL;
-    }
-    return reply;
-}
-
-//  Prints a status error and returns CTL_EXIT_ERROR.
-static int s_status_error(const char *subject, Chat__Status status)
-{
-    fprintf(stderr, "chatctl: %s: %s (%s)\n", subject, chat_status_message(status),
-            chat_status_code(status));
-    return CTL_EXIT_ERROR;
-}
-
-static void s_print_json(cJSON *json)
-{
-    char *text = cJSON_Print(json);
-    puts(text);
-    free(text);
-    cJSON_Delete(json);
-}
-
 static void s_format_time(int64_t ms, char *out, size_t size)
 {
     time_t secs = (time_t)(ms / 1000);
     struct tm tm;
     gmtime_r(&secs, &tm);
     strftime(out, size, "%Y-%m-%d %H:%M:%SZ", &tm);
-}
-
-static bool s_no_args(int argc, const char *usage)
-{
-    if (argc == 0)
-        return true;
-    fprintf(stderr, "usage: chatctl %s\n", usage);
-    return false;
 }
 
 // ------------------------------------------------------------------ nodes
@@ -104,14 +49,14 @@ static cJSON *s_node_json(const Chat__NodeInfo *node)
 
 int ctl_nodes(const ctl_context_t *ctx, int argc, char **argv)
 {
-    if (!s_no_args(argc, "nodes"))
+    if (!ctl_no_args(argc, "nodes"))
         return CTL_EXIT_USAGE;
     Chat__ListNodesRequest req = CHAT__LIST_NODES_REQUEST__INIT;
     Chat__Envelope env;
-    S_ENVELOPE(env, LIST_NODES, list_nodes, &req);
+    CTL_ENVELOPE(env, LIST_NODES, list_nodes, &req);
     int code = CTL_EXIT_OK;
     Chat__Envelope *reply =
-        s_call(ctx, ctx->registry, "registry", &env, CHAT__ENVELOPE__BODY_LIST_NODES_REPLY, &code);
+        ctl_registry_call(ctx, &env, CHAT__ENVELOPE__BODY_LIST_NODES_REPLY, &code);
     if (!reply)
         return code;
     const Chat__ListNodesReply *list = reply->list_nodes_reply;
@@ -119,7 +64,7 @@ int ctl_nodes(const ctl_context_t *ctx, int argc, char **argv)
         cJSON *array = cJSON_CreateArray();
         for (size_t i = 0; i < list->n_nodes; i++)
             cJSON_AddItemToArray(array, s_node_json(list->nodes[i]));
-        s_print_json(array);
+        ctl_print_json(array);
     } else {
         const char *headers[] = {"node",    "instance", "state",     "rooms",    "active",
                                  "members", "messages", "heartbeat", "endpoint", NULL};
@@ -176,14 +121,15 @@ static void s_add_placement_json(cJSON *obj, const Chat__Placement *p)
 
 int ctl_rooms(const ctl_context_t *ctx, int argc, char **argv)
 {
-    if (!s_no_args(argc, "rooms"))
+    if (!ctl_no_args(argc, "rooms"))
         return CTL_EXIT_USAGE;
     Chat__ListRoomsRequest req = CHAT__LIST_ROOMS_REQUEST__INIT;
+    req.local = ctx->local;
     Chat__Envelope env;
-    S_ENVELOPE(env, LIST_ROOMS, list_rooms, &req);
+    CTL_ENVELOPE(env, LIST_ROOMS, list_rooms, &req);
     int code = CTL_EXIT_OK;
     Chat__Envelope *reply =
-        s_call(ctx, ctx->registry, "registry", &env, CHAT__ENVELOPE__BODY_LIST_ROOMS_REPLY, &code);
+        ctl_registry_call(ctx, &env, CHAT__ENVELOPE__BODY_LIST_ROOMS_REPLY, &code);
     if (!reply)
         return code;
     const Chat__ListRoomsReply *list = reply->list_rooms_reply;
@@ -199,7 +145,7 @@ int ctl_rooms(const ctl_context_t *ctx, int argc, char **argv)
                                                   : "down");
             cJSON_AddItemToArray(array, obj);
         }
-        s_print_json(array);
+        ctl_print_json(array);
     } else {
         const char *headers[] = {"id", "name", "node", "epoch", "state", "description", NULL};
         ctl_table_t *table = ctl_table_new(headers);
@@ -235,11 +181,10 @@ static Chat__Envelope *s_lookup(const ctl_context_t *ctx, const char *room_id, i
     req.room_id = (char *)room_id;
     req.place = true;
     Chat__Envelope env;
-    S_ENVELOPE(env, LOOKUP, lookup, &req);
-    Chat__Envelope *reply =
-        s_call(ctx, ctx->registry, "registry", &env, CHAT__ENVELOPE__BODY_LOOKUP_REPLY, code);
+    CTL_ENVELOPE(env, LOOKUP, lookup, &req);
+    Chat__Envelope *reply = ctl_registry_call(ctx, &env, CHAT__ENVELOPE__BODY_LOOKUP_REPLY, code);
     if (reply && reply->lookup_reply->status != CHAT__STATUS__STATUS_OK) {
-        *code = s_status_error(room_id, reply->lookup_reply->status);
+        *code = ctl_status_error(room_id, reply->lookup_reply->status);
         const Chat__Placement *p = reply->lookup_reply->placement;
         if (p && p->node[0])
             fprintf(stderr, "chatctl: %s lives on node %s, which is not live\n", room_id, p->node);
@@ -262,7 +207,7 @@ int ctl_where(const ctl_context_t *ctx, int argc, char **argv)
     if (ctx->json) {
         cJSON *obj = s_room_json(reply->lookup_reply->room);
         s_add_placement_json(obj, p);
-        s_print_json(obj);
+        ctl_print_json(obj);
     } else {
         const char *headers[] = {"room", "node", "instance", "epoch", "commands", "events", NULL};
         ctl_table_t *table = ctl_table_new(headers);
@@ -280,6 +225,22 @@ int ctl_where(const ctl_context_t *ctx, int argc, char **argv)
 
 // ------------------------------------------------------------ create-room
 
+//  A random token in hex (falls back to pid and time without /dev/urandom).
+static void s_token(char *out, size_t size)
+{
+    uint8_t bytes[16];
+    int fd = open("/dev/urandom", O_RDONLY);
+    ssize_t got = fd >= 0 ? read(fd, bytes, sizeof bytes) : -1;
+    if (fd >= 0)
+        close(fd);
+    if (got != (ssize_t)sizeof bytes) {
+        snprintf(out, size, "ctl-%d-%" PRId64, (int)getpid(), chat_wall_ms());
+        return;
+    }
+    for (size_t i = 0; i < sizeof bytes && 2 * i + 2 < size; i++)
+        snprintf(out + 2 * i, size - 2 * i, "%02x", bytes[i]);
+}
+
 int ctl_create_room(const ctl_context_t *ctx, int argc, char **argv)
 {
     if (argc < 1 || argc > 2) {
@@ -289,18 +250,23 @@ int ctl_create_room(const ctl_context_t *ctx, int argc, char **argv)
     Chat__CreateRoomRequest req = CHAT__CREATE_ROOM_REQUEST__INIT;
     req.name = argv[0];
     req.description = argc > 1 ? argv[1] : "";
+    //  The request may reach a leader twice (it is resent across a failover):
+    //  the token makes the second one answer the room the first made.
+    char token[40];
+    s_token(token, sizeof token);
+    req.token = token;
     Chat__Envelope env;
-    S_ENVELOPE(env, CREATE_ROOM, create_room, &req);
+    CTL_ENVELOPE(env, CREATE_ROOM, create_room, &req);
     int code = CTL_EXIT_OK;
     Chat__Envelope *reply =
-        s_call(ctx, ctx->registry, "registry", &env, CHAT__ENVELOPE__BODY_CREATE_ROOM_REPLY, &code);
+        ctl_registry_call(ctx, &env, CHAT__ENVELOPE__BODY_CREATE_ROOM_REPLY, &code);
     if (!reply)
         return code;
     const Chat__CreateRoomReply *created = reply->create_room_reply;
     if (created->status != CHAT__STATUS__STATUS_OK || !created->room) {
-        code = s_status_error(argv[0], created->status);
+        code = ctl_status_error(argv[0], created->status);
     } else if (ctx->json) {
-        s_print_json(s_room_json(created->room));
+        ctl_print_json(s_room_json(created->room));
     } else {
         printf("created room %s (\"%s\")\n", created->room->id, created->room->name);
     }
@@ -332,7 +298,7 @@ static void s_print_history(const ctl_context_t *ctx, const char *room_id,
             cJSON_AddItemToArray(messages, msg);
         }
         cJSON_AddBoolToObject(obj, "hasMore", history->has_more);
-        s_print_json(obj);
+        ctl_print_json(obj);
         return;
     }
     const char *headers[] = {"seq", "time", "user", "type", "content", NULL};
@@ -376,12 +342,12 @@ int ctl_history(const ctl_context_t *ctx, int argc, char **argv)
     req.target = &target;
     req.limit = (uint32_t)ctx->limit;
     Chat__Envelope env;
-    S_ENVELOPE(env, HISTORY, history, &req);
+    CTL_ENVELOPE(env, HISTORY, history, &req);
     Chat__Envelope *reply =
-        s_call(ctx, p->cmd_endpoint, "roomd", &env, CHAT__ENVELOPE__BODY_HISTORY_REPLY, &code);
+        ctl_call(ctx, p->cmd_endpoint, "roomd", &env, CHAT__ENVELOPE__BODY_HISTORY_REPLY, &code);
     if (reply) {
         if (reply->history_reply->status != CHAT__STATUS__STATUS_OK)
-            code = s_status_error(argv[0], reply->history_reply->status);
+            code = ctl_status_error(argv[0], reply->history_reply->status);
         else
             s_print_history(ctx, p->room_id, reply->history_reply);
         chat_envelope_free(&reply);
@@ -394,20 +360,19 @@ int ctl_history(const ctl_context_t *ctx, int argc, char **argv)
 
 int ctl_stats(const ctl_context_t *ctx, int argc, char **argv)
 {
-    if (!s_no_args(argc, "stats"))
+    if (!ctl_no_args(argc, "stats"))
         return CTL_EXIT_USAGE;
     Chat__StatsRequest req = CHAT__STATS_REQUEST__INIT;
     Chat__Envelope env;
-    S_ENVELOPE(env, STATS, stats, &req);
+    CTL_ENVELOPE(env, STATS, stats, &req);
     int code = CTL_EXIT_OK;
-    Chat__Envelope *stats =
-        s_call(ctx, ctx->registry, "registry", &env, CHAT__ENVELOPE__BODY_STATS_REPLY, &code);
+    Chat__Envelope *stats = ctl_registry_call(ctx, &env, CHAT__ENVELOPE__BODY_STATS_REPLY, &code);
     if (!stats)
         return code;
     Chat__ListNodesRequest nodes_req = CHAT__LIST_NODES_REQUEST__INIT;
-    S_ENVELOPE(env, LIST_NODES, list_nodes, &nodes_req);
+    CTL_ENVELOPE(env, LIST_NODES, list_nodes, &nodes_req);
     Chat__Envelope *nodes =
-        s_call(ctx, ctx->registry, "registry", &env, CHAT__ENVELOPE__BODY_LIST_NODES_REPLY, &code);
+        ctl_registry_call(ctx, &env, CHAT__ENVELOPE__BODY_LIST_NODES_REPLY, &code);
     if (!nodes) {
         chat_envelope_free(&stats);
         return code;
@@ -436,7 +401,7 @@ int ctl_stats(const ctl_context_t *ctx, int argc, char **argv)
         cJSON *c = cJSON_AddObjectToObject(obj, "roomds");
         for (size_t i = 0; i < 5; i++)
             cJSON_AddNumberToObject(c, total_names[i], (double)totals[i]);
-        s_print_json(obj);
+        ctl_print_json(obj);
     } else {
         const char *headers[] = {"counter", "value", NULL};
         ctl_table_t *table = ctl_table_new(headers);
@@ -474,17 +439,17 @@ int ctl_probe(const ctl_context_t *ctx, int argc, char **argv)
     //  RoomsInfo from its loop: an answer means it serves requests.
     Chat__RoomsInfoRequest req = CHAT__ROOMS_INFO_REQUEST__INIT;
     Chat__Envelope env;
-    S_ENVELOPE(env, ROOMS_INFO, rooms_info, &req);
+    CTL_ENVELOPE(env, ROOMS_INFO, rooms_info, &req);
     int code = CTL_EXIT_OK;
     Chat__Envelope *reply =
-        s_call(ctx, argv[0], "roomd", &env, CHAT__ENVELOPE__BODY_ROOMS_INFO_REPLY, &code);
+        ctl_call(ctx, argv[0], "roomd", &env, CHAT__ENVELOPE__BODY_ROOMS_INFO_REPLY, &code);
     if (!reply)
         return code;
     if (ctx->json) {
         cJSON *obj = cJSON_CreateObject();
         cJSON_AddStringToObject(obj, "endpoint", argv[0]);
         cJSON_AddBoolToObject(obj, "serving", true);
-        s_print_json(obj);
+        ctl_print_json(obj);
     } else {
         printf("roomd at %s serves requests\n", argv[0]);
     }

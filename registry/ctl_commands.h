@@ -9,8 +9,9 @@
 #include <stdbool.h>
 
 typedef struct {
-    const char *registry; //  registry ROUTER endpoint
+    const char *registry; //  registry ROUTER endpoints, comma-separated (a quorum)
     bool json;            //  print JSON instead of tables
+    bool local;           //  ask only the first registry, which answers from its own state
     long timeout_ms;      //  how long to wait for each answer
     long limit;           //  history: how many messages
 } ctl_context_t;
@@ -27,5 +28,8 @@ int ctl_create_room(const ctl_context_t *ctx, int argc, char **argv);
 int ctl_history(const ctl_context_t *ctx, int argc, char **argv);
 int ctl_stats(const ctl_context_t *ctx, int argc, char **argv);
 int ctl_probe(const ctl_context_t *ctx, int argc, char **argv);
+int ctl_registries(const ctl_context_t *ctx, int argc, char **argv);
+int ctl_registry_add(const ctl_context_t *ctx, int argc, char **argv);
+int ctl_registry_remove(const ctl_context_t *ctx, int argc, char **argv);
 
 #endif

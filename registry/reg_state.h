@@ -1,12 +1,18 @@
-/*  reg_state: the registry's tables in memory, written through to reg_store.
+/*  reg_state: the registry's tables in memory.
  *
- *  Rooms (the catalog and each room's placement) and nodes (the roomd
- *  processes known, with their liveness). Every change that must survive a
- *  restart is committed to the store before the function returns success;
- *  liveness, peers and stats live in memory only.
+ *  Rooms (the catalog and each room's placement), nodes (the roomd
+ *  processes known) and members (the registries of the quorum, with their
+ *  endpoints). Two kinds of fields live here:
  *
- *  Pointers to rooms and nodes stay valid until reg_state_destroy: nothing
- *  is ever deleted.
+ *    replicated  room, node and member records: changed only by the state
+ *                machine (reg_fsm) when it applies a command, the same on
+ *                every registry, kept in LMDB (reg_store);
+ *    local       liveness, peers, stats, grant confirmations: the leader's
+ *                own view, in memory only (marked "local" below).
+ *
+ *  Pointers to rooms and nodes stay valid until reg_state_clear or
+ *  reg_state_destroy: nothing else deletes them. Members are a small array
+ *  that reg_state_set_member and reg_state_remove_member may move.
  */
 #ifndef REG_STATE_H
 #define REG_STATE_H
@@ -23,10 +29,11 @@ typedef struct {
     char *name;         //  display name, unique case-insensitively
     char *description;  //  may be empty
     int64_t created_at; //  ms since the Unix epoch
+    char *token;        //  CreateRoomRequest.token that made it, NULL when none
     char *node;         //  node it is placed on, NULL when never placed
     char *instance;     //  instance that holds the latest grant
     uint64_t epoch;     //  epoch of the latest grant
-    bool acked;         //  the holder confirmed the latest grant
+    bool acked;         //  local: the holder confirmed the latest grant
 } reg_room_t;
 
 typedef struct {
@@ -36,25 +43,42 @@ typedef struct {
     char *cmd_endpoint;    //  roomd ROUTER
     char *pub_endpoint;    //  roomd PUB
     uint32_t max_rooms;    //  0 = unlimited
-    int64_t last_seen;     //  monotonic ms of the last heartbeat (or the grace start)
-    bool live;             //  heartbeats are younger than the lease
-    bool has_peer;         //  peer is known (it spoke since the registry started)
-    chat_peer_t peer;      //  ROUTER id it last spoke from
-    Chat__NodeStats stats; //  last reported stats (scalars only)
     size_t rooms;          //  rooms placed on this node
+    int64_t last_seen;     //  local: monotonic ms of the last heartbeat (or the grace start)
+    bool live;             //  local: heartbeats are younger than the lease
+    bool has_peer;         //  local: peer is known (it spoke to this leader)
+    chat_peer_t peer;      //  local: ROUTER id it last spoke from
+    Chat__NodeStats stats; //  local: last reported stats (scalars only)
 } reg_node_t;
+
+typedef struct {
+    uint64_t id;        //  Raft server id
+    char *endpoint;     //  ROUTER endpoint
+    char *pub_endpoint; //  PUB endpoint
+    char *raft_address; //  host:port of its Raft transport
+} reg_member_t;
 
 typedef struct reg_state reg_state_t;
 
-//  Loads every room and node from store (borrowed; must outlive the state).
-//  Known nodes start live, with one lease of grace from now_ms.
+//  Loads every room, node and member from store (borrowed; must outlive
+//  the state). Known nodes start live, with one lease of grace from now_ms.
 reg_state_t *reg_state_new(reg_store_t *store, int64_t now_ms);
 
 //  Frees the tables; sets *state to NULL. Safe on NULL.
 void reg_state_destroy(reg_state_t **state);
 
+//  Forgets every room, node and member (a snapshot replaces them), then
+//  loads them again from the store.
+int reg_state_reload(reg_state_t *state, int64_t now_ms);
+
 //  The room with that id, or NULL.
 reg_room_t *reg_state_room(reg_state_t *state, const char *id);
+
+//  The room whose name is name (case-insensitively), or NULL.
+reg_room_t *reg_state_room_named(reg_state_t *state, const char *name);
+
+//  The room made by the create request with that token, or NULL.
+reg_room_t *reg_state_room_by_token(reg_state_t *state, const char *token);
 
 //  The node with that name, or NULL.
 reg_node_t *reg_state_node(reg_state_t *state, const char *name);
@@ -63,7 +87,7 @@ reg_node_t *reg_state_node(reg_state_t *state, const char *name);
 reg_node_t *reg_state_node_by_instance(reg_state_t *state, const char *instance);
 
 //  Iteration over rooms / nodes in no particular order: first, then next
-//  until NULL. Do not create rooms or nodes while iterating.
+//  until NULL. Do not add rooms or nodes while iterating.
 reg_room_t *reg_state_first_room(reg_state_t *state);
 reg_room_t *reg_state_next_room(reg_state_t *state);
 reg_node_t *reg_state_first_node(reg_state_t *state);
@@ -72,36 +96,53 @@ reg_node_t *reg_state_next_node(reg_state_t *state);
 size_t reg_state_room_count(reg_state_t *state);
 size_t reg_state_node_count(reg_state_t *state);
 
-//  Creates a room. name and description are trimmed of surrounding white
-//  space first. Returns STATUS_OK with *room set, STATUS_INVALID_ROOM,
-//  STATUS_ROOM_EXISTS or STATUS_INTERNAL (storage failed).
-Chat__Status reg_state_create_room(reg_state_t *state, const char *name, const char *description,
-                                   int64_t now_wall_ms, reg_room_t **room);
-
-//  Registers a roomd (see docs/architecture.md, "Register"). The rooms the
-//  request says the roomd holds (held) are adopted into the catalog first:
-//  one the catalog lacks or never placed is placed on the node at the
-//  epoch the roomd stored. On STATUS_OK,
-//  *node is the node, and *regranted tells whether its rooms were granted
-//  to a new instance (their epochs moved). STATUS_BAD_REQUEST for invalid
-//  fields, STATUS_NOT_OWNER when prev_instance is older than the instance
-//  on record (a newer process of that node exists), STATUS_INTERNAL when
-//  storage failed. Liveness (peer, last_seen) is the caller's to set.
-Chat__Status reg_state_register(reg_state_t *state, const Chat__RegisterRequest *req,
-                                reg_node_t **node, bool *regranted);
+//  Members, by position (0 .. count-1) or by id (NULL when unknown).
+size_t reg_state_member_count(reg_state_t *state);
+const reg_member_t *reg_state_member_at(reg_state_t *state, size_t i);
+const reg_member_t *reg_state_member(reg_state_t *state, uint64_t id);
 
 //  The live node with a known peer and room for one more that rendezvous
 //  hashing picks for room_id, or NULL when there is none.
 reg_node_t *reg_state_choose_node(reg_state_t *state, const char *room_id);
 
-//  Grants room to node's current instance with epoch + 1, persisted before
-//  it returns 0; -1 when storage failed (nothing changed then).
-int reg_state_grant(reg_state_t *state, reg_room_t *room, reg_node_t *node);
-
-//  Rooms placed on node, and the node's current instance holds their grant.
+//  Rooms placed on node whose grant its current instance holds.
 size_t reg_state_rooms_granted(reg_state_t *state, const reg_node_t *node);
 
 //  True for 1..64 characters of A-Z a-z 0-9 _ . -
 bool reg_state_valid_node_name(const char *name);
+
+//  Gives every node one lease of grace from now_ms (a registry that starts,
+//  or a new leader, has not heard from any node yet): live, peer unknown.
+void reg_state_grace(reg_state_t *state, int64_t now_ms);
+
+// ------------------------------------------- changes (reg_fsm only)
+
+//  Adds a room to the tables from its record (a copy is kept). Returns the
+//  room, or NULL when its id is taken.
+reg_room_t *reg_state_add_room(reg_state_t *state, const Chat__RegistryRoomRecord *rec);
+
+//  Fills rec (and info, which rec points to) from room: borrowed strings,
+//  valid while room is unchanged.
+void reg_state_room_record(const reg_room_t *room, Chat__RoomInfo *info,
+                           Chat__RegistryRoomRecord *rec);
+
+//  Places room on node_name at (instance, epoch), keeping the nodes' room
+//  counts right. acked tells whether the holder has the grant already.
+void reg_state_place(reg_state_t *state, reg_room_t *room, const char *node_name,
+                     const char *instance, uint64_t epoch, bool acked);
+
+//  The node record for name, added when new (boot 0, no instance).
+reg_node_t *reg_state_add_node(reg_state_t *state, const char *name);
+
+//  Sets a node's replicated fields.
+void reg_state_set_node(reg_node_t *node, uint64_t boot, const char *cmd_endpoint,
+                        const char *pub_endpoint, uint32_t max_rooms);
+
+//  Fills rec from node (borrowed strings).
+void reg_state_node_record(const reg_node_t *node, Chat__RegistryNodeRecord *rec);
+
+//  Adds or replaces the member with rec's id; removes the member with id.
+void reg_state_set_member(reg_state_t *state, const Chat__RegistryMember *rec);
+void reg_state_remove_member(reg_state_t *state, uint64_t id);
 
 #endif

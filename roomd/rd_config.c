@@ -1,6 +1,7 @@
 /*  rd_config: see rd_config.h. */
 #include "rd_config.h"
 #include "chat_config.h"
+#include "chat_registry.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -18,7 +19,8 @@ int rd_config_parse(rd_config_t *cfg, int argc, char **argv)
 {
     memset(cfg, 0, sizeof *cfg);
     chat_option_t options[] = {
-        {"registry", "CHAT_REGISTRY", CHAT_OPT_STRING, "tcp://127.0.0.1:5555", "registry endpoint",
+        {"registry", "CHAT_REGISTRY", CHAT_OPT_STRING, "tcp://127.0.0.1:5555",
+         "registry endpoints, comma-separated (a quorum: the roomd follows its leader)",
          &cfg->registry},
         {"bind", "CHAT_ROOMD_BIND", CHAT_OPT_STRING, "tcp://*:5600",
          "ROUTER endpoint for commands (port *: a free one, kept for the process's life)",
@@ -71,6 +73,12 @@ int rd_config_parse(rd_config_t *cfg, int argc, char **argv)
         return -1;
     if (!*cfg->data || !*cfg->bind || !*cfg->pub_bind || !*cfg->registry) {
         fprintf(stderr, "roomd: --data, --bind, --pub-bind and --registry must not be empty\n");
+        return -1;
+    }
+    chat_registry_t registries;
+    if (chat_registry_parse(&registries, cfg->registry) != 0) {
+        fprintf(stderr, "roomd: --registry %s: not a comma-separated list of endpoints\n",
+                cfg->registry);
         return -1;
     }
     return 0;

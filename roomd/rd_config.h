@@ -7,7 +7,7 @@
 #include "chat_log.h"
 
 typedef struct {
-    const char *registry;       //  registry ROUTER endpoint to connect to
+    const char *registry;       //  registry ROUTER endpoints (a quorum's, comma-separated)
     const char *bind;           //  ROUTER bind endpoint (commands)
     const char *pub_bind;       //  PUB bind endpoint (room events)
     const char *advertise_host; //  host advertised for "*" / "0.0.0.0" binds; "" = hostname

@@ -1,37 +1,44 @@
 /*  rd_registry_link: see rd_registry_link.h. */
 #include "rd_registry_link.h"
 #include "chat_log.h"
+#include "chat_registry.h"
 #include "chat_wire.h"
 
+#include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define RD_REGISTER_RETRY_MS 100    //  next try when a register could not be sent
 #define RD_REGISTER_TIMEOUT_MS 3000 //  a sent register unanswered this long is sent again
 #define RD_HEARTBEAT_DEFAULT_MS 1000
+#define RD_NO_LEADER_RETRY_MS 100 //  next try when a registry knows of no leader yet
 
 struct rd_registry_link {
-    void *dealer;              //  DEALER connected to the registry (borrowed)
-    rd_host_t *host;           //  where grants go (borrowed)
-    rd_store_t *store;         //  rooms held, reported at registration (borrowed, may be NULL)
-    char *node;                //  node name
-    char *cmd_endpoint;        //  advertised ROUTER endpoint
-    char *pub_endpoint;        //  advertised PUB endpoint
-    uint32_t max_rooms;        //  sent at registration
-    int64_t heartbeat_flag_ms; //  --heartbeat-ms, 0 = from the registry
-    int64_t heartbeat_ms;      //  interval in use
-    char *instance;            //  current instance, or NULL
-    bool changed;              //  instance changed since rd_registry_link_take_change
-    bool need_register;        //  a (re-)registration is needed
-    uint64_t register_req;     //  req_id of the register in flight, 0 = none
-    int64_t next_register;     //  when to (re)send the register
-    int64_t next_heartbeat;    //  when the next heartbeat is due
-    int64_t last_reply;        //  monotonic ms of the registry's last reply
-    bool silent_logged;        //  "registry silent" was logged
-    uint64_t next_req;         //  req_id counter
-    uint64_t heartbeat_floor;  //  heartbeat replies to req_ids below it predate the registration
-    bool superseded;           //  the registry gave this node to a newer process: stay idle
+    void *dealer;               //  DEALER connected to the registry (borrowed)
+    rd_host_t *host;            //  where grants go (borrowed)
+    rd_store_t *store;          //  rooms held, reported at registration (borrowed, may be NULL)
+    char *node;                 //  node name
+    char *cmd_endpoint;         //  advertised ROUTER endpoint
+    char *pub_endpoint;         //  advertised PUB endpoint
+    uint32_t max_rooms;         //  sent at registration
+    int64_t heartbeat_flag_ms;  //  --heartbeat-ms, 0 = from the registry
+    int64_t heartbeat_ms;       //  interval in use
+    char *instance;             //  current instance, or NULL
+    bool changed;               //  instance changed since rd_registry_link_take_change
+    bool need_register;         //  a (re-)registration is needed
+    uint64_t register_req;      //  req_id of the register in flight, 0 = none
+    int64_t next_register;      //  when to (re)send the register
+    int64_t next_heartbeat;     //  when the next heartbeat is due
+    int64_t last_reply;         //  monotonic ms of the registry's last reply
+    bool silent_logged;         //  "registry silent" was logged
+    uint64_t next_req;          //  req_id counter
+    uint64_t heartbeat_floor;   //  heartbeat replies to req_ids below it predate the registration
+    bool superseded;            //  the registry gave this node to a newer process: stay idle
+    bool follow;                //  a quorum: move the DEALER to the leader
+    chat_registry_t registries; //  the quorum's endpoints; the current one is the DEALER's
+    int64_t heard_ms;           //  last reply of the current registry (or when it became current)
 };
 
 rd_registry_link_t *rd_registry_link_new(void *dealer, rd_host_t *host,
@@ -51,6 +58,13 @@ rd_registry_link_t *rd_registry_link_new(void *dealer, rd_host_t *host,
     }
     self->max_rooms = opts->max_rooms;
     self->store = opts->store;
+    if (opts->registry) {
+        if (chat_registry_parse(&self->registries, opts->registry) != 0) {
+            rd_registry_link_destroy(&self);
+            return NULL;
+        }
+        self->follow = self->registries.count > 1;
+    }
     self->heartbeat_flag_ms = opts->heartbeat_ms;
     self->heartbeat_ms = opts->heartbeat_ms > 0 ? opts->heartbeat_ms : RD_HEARTBEAT_DEFAULT_MS;
     self->need_register = true;
@@ -73,6 +87,32 @@ void rd_registry_link_destroy(rd_registry_link_t **p)
 const char *rd_registry_link_instance(const rd_registry_link_t *self)
 {
     return self->instance;
+}
+
+const char *rd_registry_link_target(const rd_registry_link_t *self)
+{
+    return self->registries.count ? chat_registry_current(&self->registries) : NULL;
+}
+
+//  Moves the DEALER to leader (NULL: the next registry of the list), and
+//  sends what is due there at once.
+static void s_retarget(rd_registry_link_t *self, const char *leader, int64_t now_ms)
+{
+    char from[CHAT_ENDPOINT_MAX];
+    snprintf(from, sizeof from, "%s", chat_registry_current(&self->registries));
+    bool changed = leader ? chat_registry_follow(&self->registries, leader)
+                          : chat_registry_next(&self->registries);
+    if (!changed)
+        return;
+    const char *to = chat_registry_current(&self->registries);
+    if (chat_registry_switch(self->dealer, from, to) != 0)
+        chat_warn("cannot connect to the registry at %s: %s", to, strerror(errno));
+    chat_info("talking to the registry at %s now (%s)", to,
+              leader ? "the leader named" : "the last one was silent");
+    self->heard_ms = now_ms;
+    self->register_req = 0;
+    self->next_register = now_ms;
+    self->next_heartbeat = now_ms;
 }
 
 bool rd_registry_link_take_change(rd_registry_link_t *self)
@@ -157,6 +197,10 @@ int64_t rd_registry_link_timers(rd_registry_link_t *self, int64_t now_ms)
 {
     if (self->superseded)
         return now_ms + 60000;
+    if (!self->heard_ms)
+        self->heard_ms = now_ms;
+    if (self->follow && now_ms - self->heard_ms > 2 * self->heartbeat_ms + self->heartbeat_ms / 2)
+        s_retarget(self, NULL, now_ms);
     if (self->need_register) {
         if (now_ms >= self->next_register)
             s_send_register(self, now_ms);
@@ -244,11 +288,30 @@ static void s_on_heartbeat_reply(rd_registry_link_t *self, const Chat__Envelope 
             rd_host_grant(self->host, reply->assignments[i]);
 }
 
+//  A registry that does not lead answered: go to the leader it names, or
+//  ask again shortly when it knows of none (an election is on).
+static void s_on_not_leader(rd_registry_link_t *self, const Chat__ErrorReply *error, int64_t now_ms)
+{
+    const char *leader = error->leader_endpoint;
+    if (self->follow && leader && *leader &&
+        strcmp(leader, chat_registry_current(&self->registries)) != 0) {
+        s_retarget(self, leader, now_ms);
+        return;
+    }
+    if (self->need_register) {
+        self->register_req = 0;
+        self->next_register = now_ms + RD_NO_LEADER_RETRY_MS;
+    } else {
+        self->next_heartbeat = now_ms + RD_NO_LEADER_RETRY_MS;
+    }
+}
+
 void rd_registry_link_handle(rd_registry_link_t *self, const Chat__Envelope *env, int64_t now_ms)
 {
     if (self->silent_logged)
         chat_info("the registry answers again");
     self->last_reply = now_ms;
+    self->heard_ms = now_ms;
     self->silent_logged = false;
     switch (env->body_case) {
     case CHAT__ENVELOPE__BODY_REGISTER_REPLY:
@@ -261,8 +324,11 @@ void rd_registry_link_handle(rd_registry_link_t *self, const Chat__Envelope *env
         rd_host_assign(self->host, env->req_id, env->assign);
         break;
     case CHAT__ENVELOPE__BODY_ERROR:
-        chat_warn("registry answered an error: status %d %s", (int)env->error->status,
-                  env->error->message ? env->error->message : "");
+        if (env->error->status == CHAT__STATUS__STATUS_NOT_LEADER)
+            s_on_not_leader(self, env->error, now_ms);
+        else
+            chat_warn("registry answered an error: status %d %s", (int)env->error->status,
+                      env->error->message ? env->error->message : "");
         break;
     default:
         chat_wire_count_bad("unexpected message from the registry");

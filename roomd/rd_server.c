@@ -3,6 +3,7 @@
 #include "chat_clock.h"
 #include "chat_log.h"
 #include "chat_ready.h"
+#include "chat_registry.h"
 #include "chat_text.h"
 #include "chat_wire.h"
 #include "rd_host.h"
@@ -205,7 +206,10 @@ static int s_open_sockets(rd_server_t *self)
         return -1;
     int one = 1;
     zmq_setsockopt(self->dealer, ZMQ_IMMEDIATE, &one, sizeof one);
-    if (zmq_connect(self->dealer, self->cfg.registry) != 0) {
+    //  The first registry of the list; the link follows the leader from there.
+    chat_registry_t registries;
+    if (chat_registry_parse(&registries, self->cfg.registry) != 0 ||
+        zmq_connect(self->dealer, chat_registry_current(&registries)) != 0) {
         chat_error("cannot connect to the registry at %s: %s", self->cfg.registry,
                    zmq_strerror(errno));
         return -1;
@@ -279,6 +283,7 @@ rd_server_t *rd_server_new(const rd_config_t *cfg)
         .max_rooms = (uint32_t)cfg->max_rooms,
         .heartbeat_ms = cfg->heartbeat_ms,
         .store = self->store,
+        .registry = cfg->registry,
     };
     self->link = self->host ? rd_registry_link_new(self->dealer, self->host, &link_opts) : NULL;
     if (!self->link) {

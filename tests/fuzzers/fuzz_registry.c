@@ -44,6 +44,38 @@ static void *s_run(void *arg)
     return NULL;
 }
 
+//  Waits until the registry leads and serves (its Raft log is new: it
+//  elects itself, applies a barrier and seeds the catalog).
+static void s_wait_leading(s_registry_t *reg)
+{
+    zsock_t *probe = zsock_new(ZMQ_DEALER);
+    if (!probe || zsock_connect(probe, "%s", reg->bind) != 0)
+        fuzz_fail("cannot connect to %s", reg->bind);
+    int64_t deadline = chat_mono_ms() + S_ANSWER_MS;
+    bool leading = false;
+    while (!leading && chat_mono_ms() < deadline) {
+        Chat__RegistryStatusRequest status = CHAT__REGISTRY_STATUS_REQUEST__INIT;
+        Chat__Envelope env = CHAT__ENVELOPE__INIT;
+        env.req_id = S_SYNC_ID;
+        env.body_case = CHAT__ENVELOPE__BODY_REGISTRY_STATUS;
+        env.registry_status = &status;
+        chat_wire_send(probe, NULL, &env);
+        zmq_pollitem_t item = {zsock_resolve(probe), 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&item, 1, 100) <= 0)
+            continue; //  nothing yet, or libFuzzer's SIGALRM
+        Chat__Envelope *reply = NULL;
+        if (chat_wire_recv(probe, NULL, &reply) == CHAT_WIRE_GOT &&
+            reply->body_case == CHAT__ENVELOPE__BODY_REGISTRY_STATUS_REPLY)
+            leading = reply->registry_status_reply->ready;
+        chat_envelope_free(&reply);
+        if (!leading)
+            zclock_sleep(2);
+    }
+    zsock_destroy(&probe);
+    if (!leading)
+        fuzz_fail("the registry did not come to lead within %d ms", S_ANSWER_MS);
+}
+
 static void s_registry_start(s_registry_t *reg)
 {
     static unsigned serial;
@@ -51,6 +83,8 @@ static void s_registry_start(s_registry_t *reg)
     snprintf(reg->bind, sizeof reg->bind, "inproc://fuzz-registry-%u", ++serial);
     char pub[64];
     snprintf(pub, sizeof pub, "inproc://fuzz-registry-events-%u", serial);
+    //  A quorum of one: Raft listens on a port of its own (any free one;
+    //  alone, it never connects anywhere).
     reg_config_t config = {
         .bind = reg->bind,
         .pub_bind = pub,
@@ -59,10 +93,13 @@ static void s_registry_start(s_registry_t *reg)
         .heartbeat_ms = 1000,
         .lease_ms = 5000,
         .assign_timeout_ms = 2000,
+        .raft_bind = "127.0.0.1:0",
+        .advertise = "127.0.0.1",
     };
     reg->server = reg_server_new(&config);
     if (!reg->server || pthread_create(&reg->thread, NULL, s_run, reg->server) != 0)
         fuzz_fail("no registry in %s", reg->dir);
+    s_wait_leading(reg);
 }
 
 //  waker: a socket connected to the registry, to wake its poll.

@@ -13,6 +13,7 @@
 #include "chat_wire.h"
 #include "chat_wsframe.h"
 #include "gw_json.h"
+#include "registry.pb-c.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -525,6 +526,96 @@ static void s_registry(void)
     s_write("registry", "gateway-and-chatctl");
 }
 
+//  One entry of the registry's log, packed (fuzz_registry_fsm frames it).
+static void s_command(const Chat__RegistryCommand *cmd)
+{
+    uint8_t buf[4096];
+    size_t len = chat__registry_command__pack(cmd, buf);
+    s_frame_with(0x01, buf, len);
+}
+
+//  Log entries as a leader proposes them: a new catalog's seed, rooms, a
+//  roomd registering with the rooms it holds, grants (one stale), members.
+static void s_registry_fsm(void)
+{
+    Chat__RegistryCommand cmd = CHAT__REGISTRY_COMMAND__INIT;
+    Chat__SeedCommand seed = CHAT__SEED_COMMAND__INIT;
+    seed.created_at = 1764370000000;
+    cmd.kind_case = CHAT__REGISTRY_COMMAND__KIND_SEED;
+    cmd.seed = &seed;
+    s_command(&cmd);
+    Chat__CreateRoomCommand create = CHAT__CREATE_ROOM_COMMAND__INIT;
+    create.name = "Test Room";
+    create.description = "A test room";
+    create.created_at = 1764370000100;
+    create.token = "gw-0a1b2c3d4e5f:create:7";
+    cmd.kind_case = CHAT__REGISTRY_COMMAND__KIND_CREATE_ROOM;
+    cmd.create_room = &create;
+    s_command(&cmd);
+    s_command(&cmd); //  the same token again: the same room
+    create.token = "";
+    create.name = "test room";
+    s_command(&cmd);           //  the name taken: room_exists
+    s_frame_with(0x02, "", 0); //  end of a loop turn: commit the batch
+
+    Chat__RoomInfo held_room = CHAT__ROOM_INFO__INIT;
+    held_room.id = "book-club";
+    held_room.name = "Book Club";
+    held_room.description = "What we read";
+    held_room.created_at = 1764370000000;
+    Chat__Assignment held = CHAT__ASSIGNMENT__INIT;
+    held.room = &held_room;
+    held.epoch = 3;
+    Chat__Assignment *helds[] = {&held};
+    Chat__RegisterRequest reg = CHAT__REGISTER_REQUEST__INIT;
+    reg.node = "roomd-1";
+    reg.cmd_endpoint = "tcp://roomd-1:5600";
+    reg.pub_endpoint = "tcp://roomd-1:5601";
+    reg.held = helds;
+    reg.n_held = 1;
+    Chat__RegisterNodeCommand node = CHAT__REGISTER_NODE_COMMAND__INIT;
+    node.request = &reg;
+    cmd.kind_case = CHAT__REGISTRY_COMMAND__KIND_REGISTER_NODE;
+    cmd.register_node = &node;
+    s_command(&cmd);
+    Chat__GrantCommand grant = CHAT__GRANT_COMMAND__INIT;
+    grant.room_id = "test-room";
+    grant.node = "roomd-1";
+    grant.instance = "roomd-1/1";
+    grant.epoch = 1;
+    cmd.kind_case = CHAT__REGISTRY_COMMAND__KIND_GRANT;
+    cmd.grant = &grant;
+    s_command(&cmd);
+    s_command(&cmd); //  decided on an older state: refused
+    s_command(&cmd);
+    reg.held = NULL;
+    reg.n_held = 0;
+    cmd.kind_case = CHAT__REGISTRY_COMMAND__KIND_REGISTER_NODE;
+    cmd.register_node = &node;
+    s_command(&cmd);           //  a new process of the node: its rooms at epoch + 1
+    s_frame_with(0x02, "", 0); //  end of a loop turn: commit the batch
+    s_write("registry_fsm", "catalog-nodes-grants");
+
+    Chat__RegistryMember member = CHAT__REGISTRY_MEMBER__INIT;
+    member.id = 2;
+    member.endpoint = "tcp://registry-2:5555";
+    member.pub_endpoint = "tcp://registry-2:5556";
+    member.raft_address = "registry-2:5557";
+    Chat__MemberCommand change = CHAT__MEMBER_COMMAND__INIT;
+    change.member = &member;
+    cmd.kind_case = CHAT__REGISTRY_COMMAND__KIND_MEMBER;
+    cmd.member = &change;
+    s_command(&cmd);
+    member.id = 3;
+    s_command(&cmd);
+    change.remove = true;
+    s_command(&cmd);
+    const uint8_t garbage[] = {0x08, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
+                               0x0a, 0x06, 0x0a, 0x04, 'x',  'y',  0,    0};
+    s_frame_with(0x00, garbage, sizeof garbage); //  a frame whose message is cut short
+    s_write("registry_fsm", "members-and-a-broken-entry");
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -538,5 +629,6 @@ int main(int argc, char **argv)
     s_gw_session();
     s_roomd();
     s_registry();
+    s_registry_fsm();
     return 0;
 }

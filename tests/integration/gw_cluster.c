@@ -140,6 +140,10 @@ void gwt_start(gwt_cluster_t *c, int gateways, const char *const *gateway_extra)
     char www[600];
     snprintf(www, sizeof www, "%s/www", c->dir);
     mkdir(www, 0755);
+    //  The registry's three ports (requests, events, Raft on + 2), below the
+    //  ephemeral range.
+    c->port = chat_free_ports(3);
+    c->pub_port = c->port + 1;
     s_registry_start(c);
     for (int i = 0; i < GWT_ROOMDS; i++) {
         gwt_roomd_t *r = &c->roomd[i];

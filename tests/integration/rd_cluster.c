@@ -101,6 +101,10 @@ void rdt_cluster_start(rdt_cluster_t *c, int count, const char *const *roomd_ext
     memset(c, 0, sizeof *c);
     c->dir = chat_temp_dir("roomd");
     cr_assert_not_null(c->dir);
+    //  The registry's three ports (requests, events, Raft on + 2), below the
+    //  ephemeral range.
+    c->port = chat_free_ports(3);
+    c->pub_port = c->port + 1;
     c->roomd_count = count;
     rdt_registry_start(c);
     //  Every roomd starts at once; each binds free ports and says which.

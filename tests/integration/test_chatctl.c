@@ -20,8 +20,12 @@ static bool s_answers(const Chat__Envelope *reply, void *arg)
 static void s_setup(void)
 {
     s_dir = chat_temp_dir("chatctl");
-    const char *args[] = {
-        "--bind", "tcp://127.0.0.1:*", "--pub-bind", "tcp://127.0.0.1:*", "--data", s_dir, NULL};
+    //  The registry's three ports (requests, events, Raft on + 2), below the
+    //  ephemeral range.
+    s_port = chat_free_ports(3);
+    char pub[64];
+    snprintf(pub, sizeof pub, "%s", chat_tcp(s_port + 1));
+    const char *args[] = {"--bind", chat_tcp(s_port), "--pub-bind", pub, "--data", s_dir, NULL};
     s_registry = chat_proc_start("registry", args, s_dir, "registry");
     cr_assert_not_null(s_registry);
     cr_assert(chat_proc_wait_ready(s_registry, 20000), "the registry did not bind");

@@ -8,8 +8,10 @@ import asyncio
 import os
 import shutil
 import socket
+import subprocess
 import sys
 import tempfile
+import time
 import unittest
 import uuid
 
@@ -65,7 +67,8 @@ class ClusterScriptTest(unittest.TestCase):
         c = Cluster()
         self.addCleanup(c.cleanup)
         out = c.run('--help').stdout
-        for flag in ('up', 'down', 'status', 'restart-gateways', '--roomd', '--gateways', '--port',
+        for flag in ('up', 'down', 'status', 'restart-gateways', 'restart-registry',
+                     '--registries', '--roomd', '--gateways', '--port',
                      '--base-port', '--data', '--bin', '--timeout', '--listen', '--gateway-flags',
                      '--roomd-flags', '--gateway-bin', '--roomd-bin', '--log-level'):
             self.assertIn(flag, out)
@@ -140,7 +143,7 @@ class ClusterScriptTest(unittest.TestCase):
             s.listen()
             taken = s.getsockname()[1]
             proc = c.run('up', '--roomd', '1', '--port', str(taken),
-                         '--base-port', str(free_range(4)), check=False)
+                         '--base-port', str(free_range(5)), check=False)
         self.assertNotEqual(proc.returncode, 0)
         self.assertIn(f'port {taken} is taken', proc.stderr)
         self.assertEqual(pid_files(c.data), {})
@@ -156,7 +159,7 @@ class ClusterScriptTest(unittest.TestCase):
         self.addCleanup(c.cleanup)
         self.addCleanup(c.down)
         proc = c.run('up', '--roomd', '1', '--bin', bin_dir, '--port', str(free_range(1)),
-                     '--base-port', str(free_range(4)), check=False)
+                     '--base-port', str(free_range(5)), check=False)
         self.assertNotEqual(proc.returncode, 0)
         self.assertIn('roomd1 died at start', proc.stderr)
         self.assertIn('last lines of', proc.stderr)
@@ -285,6 +288,51 @@ class ClusterScriptTest(unittest.TestCase):
         self.assertEqual(c.status().returncode, 0)
         self.assertEqual({n: r for n, r in pid_records(c.data).items() if n != 'gateway1'}, kept)
         c.assert_clean_logs()
+
+    def test_three_registries_survive_a_kill_9_of_the_leader(self):
+        c = Cluster(roomds=1, gateways=1, registries=3)
+        self.addCleanup(c.cleanup)
+        self.addCleanup(c.down)
+        c.up()
+        status = c.status()
+        self.assertEqual(status.returncode, 0, status.stdout + status.stderr)
+        rows = {line.split()[0]: line.split() for line in status.stdout.splitlines()[1:]}
+        self.assertEqual(sorted(rows), ['gateway1', 'registry1', 'registry2', 'registry3',
+                                        'roomd1'])
+        roles = sorted(rows[f'registry{j}'][3] for j in (1, 2, 3))
+        self.assertEqual(roles, ['follower', 'follower', 'leader'], status.stdout)
+        leader = next(j for j in (1, 2, 3) if rows[f'registry{j}'][3] == 'leader')
+
+        c.kill(f'registry{leader}')
+        started = time.monotonic()
+        created = c.chatctl('create-room', 'After the kill')
+        took = time.monotonic() - started
+        self.assertEqual(created.returncode, 0, created.stdout + created.stderr)
+        self.assertLess(took, 2.0, f'create-room answered {took:.2f} s after kill -9 of the leader')
+        down = c.status()
+        self.assertNotEqual(down.returncode, 0)
+        self.assertIn(f'registry{leader}', [l.split()[0] for l in down.stdout.splitlines()
+                                              if ' down' in l])
+
+        back = c.run('restart-registry', str(leader), check=False)
+        self.assertEqual(back.returncode, 0, back.stdout + back.stderr)
+        self.assertIn('follower', back.stdout)
+        status = c.status()
+        self.assertEqual(status.returncode, 0, status.stdout + status.stderr)
+        # The one brought back holds what was created while it was away.
+        local = subprocess.run([os.path.join(BIN_DIR, 'chatctl'), '--registry',
+                                f'tcp://127.0.0.1:{c.base_port + 3 * (leader - 1)}', '--local',
+                                '--json', 'rooms'], capture_output=True, text=True, timeout=30)
+        deadline = time.monotonic() + 10
+        while 'after-the-kill' not in local.stdout and time.monotonic() < deadline:
+            time.sleep(0.2)
+            local = subprocess.run(local.args, capture_output=True, text=True, timeout=30)
+        self.assertIn('after-the-kill', local.stdout)
+        pids = pid_files(c.data)
+        self.assertEqual(c.down().returncode, 0)
+        for name, pid in pids.items():
+            self.assertFalse(self.alive(pid), f'{name} ({pid}) still runs')
+        self.assertEqual(processes_mentioning(c.data), [])
 
     def test_restart_gateways_refuses_options_of_up_and_a_directory_without_a_cluster(self):
         c = Cluster()

@@ -64,6 +64,10 @@ static void s_wait_registry(void)
 static void s_setup(void)
 {
     s_dir = chat_temp_dir("registry");
+    //  The registry's three ports (requests, events, Raft on + 2), below the
+    //  ephemeral range.
+    s_port = chat_free_ports(3);
+    s_pub_port = s_port + 1;
     s_start_registry("1000");
     s_wait_registry();
 }

@@ -45,7 +45,8 @@ class Cluster:
     """deploy/cluster up in a temp dir; down() always (use as a context manager).
     extra: more arguments for up (e.g. '--gateway-flags', '--rate 0')."""
 
-    def __init__(self, roomds=2, gateways=1, extra=()):
+    def __init__(self, roomds=2, gateways=1, extra=(), registries=1):
+        self.registries = registries
         self.roomds = roomds
         self.gateways = gateways
         self.extra = list(extra)
@@ -82,8 +83,9 @@ class Cluster:
         last = None
         for _ in range(5):   # another test may grab a port between our check and the bind
             self.port = free_range(self.gateways)
-            self.base_port = free_range(2 * self.roomds + 2)
-            proc = self.run('up', '--roomd', str(self.roomds), '--gateways', str(self.gateways),
+            self.base_port = free_range(2 * self.roomds + 3 * self.registries)
+            proc = self.run('up', '--registries', str(self.registries),
+                            '--roomd', str(self.roomds), '--gateways', str(self.gateways),
                             '--port', str(self.port), '--base-port', str(self.base_port),
                             '--listen', '127.0.0.1', '--timeout', '120', *self.extra, check=False)
             if proc.returncode == 0:
@@ -111,6 +113,15 @@ class Cluster:
 
     def status(self):
         return self.run('status', check=False)
+
+    def registry_list(self):
+        return ','.join(f'tcp://127.0.0.1:{self.base_port + 3 * j}'
+                        for j in range(self.registries))
+
+    def chatctl(self, *args):
+        return subprocess.run([os.path.join(BIN_DIR, 'chatctl'), '--registry',
+                               self.registry_list(), *args],
+                              capture_output=True, text=True, timeout=60)
 
     def url(self, i=0):
         return f'http://127.0.0.1:{self.port + i}/'

@@ -275,6 +275,40 @@ int chat_bind_free(void *sock)
     return colon ? atoi(colon + 1) : -1;
 }
 
+//  True when port on 127.0.0.1 can be bound now.
+static bool s_port_free(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    struct sockaddr_in addr = {.sin_family = AF_INET,
+                               .sin_port = htons((uint16_t)port),
+                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bool ok = fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0 &&
+              bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0;
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
+int chat_free_ports(int count)
+{
+    //  Below the ephemeral range (32768..): the ports next to an ephemeral
+    //  one are often the local ports of connections in TIME_WAIT, which a
+    //  bind cannot take.
+    static unsigned seed;
+    if (!seed)
+        seed = (unsigned)getpid() ^ (unsigned)chat_mono_ms();
+    for (int attempt = 0; attempt < 1000; attempt++) {
+        int base = 20000 + (int)(rand_r(&seed) % (12000u - (unsigned)count));
+        bool all = true;
+        for (int i = 0; i < count && all; i++)
+            all = s_port_free(base + i);
+        if (all)
+            return base;
+    }
+    return -1;
+}
+
 const char *chat_tcp(int port)
 {
     static char ring[16][64];

@@ -84,6 +84,11 @@ int chat_free_port(void);
 //  bind wants too). Returns the port, or -1.
 int chat_bind_free(void *sock);
 
+//  The first of count consecutive TCP ports on 127.0.0.1 that were all
+//  free a moment ago (a registry binds PORT, PORT+1 and PORT+2), taken
+//  from 20000..31999, below the ephemeral range; -1 when none is found.
+int chat_free_ports(int count);
+
 //  "tcp://127.0.0.1:<port>" in a static ring of buffers (valid for 16 calls).
 const char *chat_tcp(int port);
 

@@ -213,3 +213,111 @@ Test(link, only_the_reply_to_the_latest_register_counts)
     chat_envelope_free(&first);
     chat_envelope_free(&second);
 }
+
+// ------------------------------------------------------------ a quorum
+
+//  Receives what the link sent to router (after running its timers), or NULL.
+static Chat__Envelope *s_recv_on(rd_registry_link_t *link, zsock_t *router, chat_peer_t *peer)
+{
+    rd_registry_link_timers(link, s_now);
+    zpoller_t *poller = zpoller_new(router, NULL);
+    Chat__Envelope *env = NULL;
+    if (zpoller_wait(poller, 200))
+        chat_wire_recv(router, peer, &env);
+    zpoller_destroy(&poller);
+    return env;
+}
+
+static void s_not_leader(rd_registry_link_t *link, uint64_t req_id, const char *leader)
+{
+    Chat__ErrorReply error = CHAT__ERROR_REPLY__INIT;
+    error.status = CHAT__STATUS__STATUS_NOT_LEADER;
+    error.leader_endpoint = (char *)leader;
+    Chat__Envelope env = CHAT__ENVELOPE__INIT;
+    env.req_id = req_id;
+    env.body_case = CHAT__ENVELOPE__BODY_ERROR;
+    env.error = &error;
+    rd_registry_link_handle(link, &env, s_now);
+}
+
+Test(link, follows_the_leader_a_registry_names_and_leaves_a_silent_one)
+{
+    const char *ends[] = {"inproc://quorum-a", "inproc://quorum-b", "inproc://quorum-c"};
+    zsock_t *routers[3];
+    for (int i = 0; i < 3; i++) {
+        routers[i] = zsock_new(ZMQ_ROUTER);
+        chat_wire_tune(routers[i]);
+        cr_assert_eq(zsock_bind(routers[i], "%s", ends[i]), 0);
+    }
+    zsock_t *dealer = zsock_new(ZMQ_DEALER);
+    chat_wire_tune(dealer);
+    cr_assert_eq(zsock_connect(dealer, "%s", ends[0]), 0);
+    rd_registry_link_opts_t opts = {.node = "n",
+                                    .cmd_endpoint = "tcp://host:5600",
+                                    .pub_endpoint = "tcp://host:5601",
+                                    .registry = "inproc://quorum-a,inproc://quorum-b,"
+                                                "inproc://quorum-c"};
+    rd_registry_link_t *link = rd_registry_link_new(dealer, s_host, &opts);
+    cr_assert_not_null(link);
+    cr_expect_str_eq(rd_registry_link_target(link), ends[0]);
+
+    //  a does not lead and names c: the register goes to c at once.
+    chat_peer_t peer;
+    Chat__Envelope *req = s_recv_on(link, routers[0], &peer);
+    cr_assert_not_null(req, "no register sent to the first registry");
+    s_not_leader(link, req->req_id, ends[2]);
+    chat_envelope_free(&req);
+    cr_expect_str_eq(rd_registry_link_target(link), ends[2]);
+    req = s_recv_on(link, routers[2], &peer);
+    cr_assert_not_null(req, "the register did not follow the leader");
+    cr_expect_eq(req->body_case, CHAT__ENVELOPE__BODY_REGISTER);
+    Chat__RegisterReply reply = CHAT__REGISTER_REPLY__INIT;
+    reply.status = CHAT__STATUS__STATUS_OK;
+    reply.instance = "n/1";
+    reply.heartbeat_ms = 100;
+    Chat__Envelope env = CHAT__ENVELOPE__INIT;
+    env.req_id = req->req_id;
+    env.body_case = CHAT__ENVELOPE__BODY_REGISTER_REPLY;
+    env.register_reply = &reply;
+    rd_registry_link_handle(link, &env, s_now);
+    chat_envelope_free(&req);
+    cr_expect_str_eq(rd_registry_link_instance(link), "n/1");
+
+    //  c goes silent (killed): after two heartbeats and a half the link
+    //  heartbeats the next registry of the list, a.
+    s_now += 100;
+    req = s_recv_on(link, routers[2], &peer);
+    cr_assert_not_null(req);
+    cr_expect_eq(req->body_case, CHAT__ENVELOPE__BODY_HEARTBEAT);
+    chat_envelope_free(&req);
+    for (int i = 0; i < 3; i++) {
+        s_now += 100;
+        rd_registry_link_timers(link, s_now);
+    }
+    cr_expect_str_eq(rd_registry_link_target(link), ends[0], "a silent leader was kept");
+    req = s_recv_on(link, routers[0], &peer);
+    cr_assert_not_null(req, "no heartbeat to the next registry");
+    cr_expect_eq(req->body_case, CHAT__ENVELOPE__BODY_HEARTBEAT);
+    cr_expect_str_eq(req->heartbeat->instance, "n/1", "the instance is kept (it is replicated)");
+    //  No leader known yet: asked again shortly, at the same registry.
+    s_not_leader(link, req->req_id, "");
+    chat_envelope_free(&req);
+    s_now += 150;
+    req = s_recv_on(link, routers[0], &peer);
+    cr_assert_not_null(req, "not asked again after an election");
+    chat_envelope_free(&req);
+
+    rd_registry_link_destroy(&link);
+    zsock_destroy(&dealer);
+    for (int i = 0; i < 3; i++)
+        zsock_destroy(&routers[i]);
+}
+
+Test(link, a_registry_list_that_is_not_one_is_refused)
+{
+    rd_registry_link_opts_t opts = {.node = "n",
+                                    .cmd_endpoint = "tcp://host:5600",
+                                    .pub_endpoint = "tcp://host:5601",
+                                    .registry = "nothing-here"};
+    cr_expect_null(rd_registry_link_new(s_dealer, s_host, &opts));
+}
