@@ -13,6 +13,7 @@
  *      gw_placement  room -> roomd placement cache
  *      gw_rooms      rooms with local members: seq, gaps, fan-out
  *      gw_registry   registry PUB: placements, roomCreated, health
+ *      gw_directory  getRooms from the gateway's own catalog (gw_catalog)
  *      gw_bridge     ZeroMQ sockets inside the lws loop
  */
 #ifndef GW_H
@@ -34,6 +35,7 @@ typedef struct gw_ops gw_ops_t;
 typedef struct gw_rooms gw_rooms_t;
 typedef struct gw_placements gw_placements_t;
 typedef struct gw_registry gw_registry_t;
+typedef struct gw_directory gw_directory_t;
 
 //  Bytes gathered into one lws_write (several queued frames per write).
 #define GW_SCRATCH_SIZE 65536
@@ -49,6 +51,7 @@ struct gw {
     gw_rooms_t *rooms;           //  rooms with local members
     gw_placements_t *placements; //  placement cache
     gw_registry_t *registry;     //  registry PUB state, health
+    gw_directory_t *directory;   //  the room catalog getRooms is served from
     gw_session_t *sessions;      //  open sessions, newest first
     gw_idmap_t *conns;           //  conn id -> session
     uint64_t next_conn;          //  last conn id issued

@@ -12,7 +12,7 @@
 #endif
 
 //  Entries of the option table, its end marker included.
-#define S_OPTIONS 19
+#define S_OPTIONS 21
 
 //  The option table over config's fields.
 static void s_table(gw_config_t *c, chat_option_t *opts)
@@ -42,7 +42,13 @@ static void s_table(gw_config_t *c, chat_option_t *opts)
         {"retry-ms", "CHAT_RETRY_MS", CHAT_OPT_INT, "2500",
          "retry a room request this long before answering unavailable", &c->retry_ms},
         {"rooms-info-timeout-ms", "CHAT_ROOMS_INFO_TIMEOUT_MS", CHAT_OPT_INT, "1000",
-         "getRooms waits this long for the roomds' figures", &c->rooms_info_timeout_ms},
+         "a directory refresh waits this long for a roomd's figures", &c->rooms_info_timeout_ms},
+        {"directory-refresh-ms", "CHAT_DIRECTORY_REFRESH_MS", CHAT_OPT_INT, "1000",
+         "ask the roomds for users and last seqs at most once per this (while getRooms come)",
+         &c->directory_refresh_ms},
+        {"directory-wait-ms", "CHAT_DIRECTORY_WAIT_MS", CHAT_OPT_INT, "10000",
+         "a getRooms waits this long for the room catalog before it answers unavailable",
+         &c->directory_wait_ms},
         {"registry-stale-ms", "CHAT_REGISTRY_STALE_MS", CHAT_OPT_INT, "3500",
          "registry silent this long: unhealthy, re-read its snapshot", &c->registry_stale_ms},
         {"client-idle-ms", "CHAT_CLIENT_IDLE_MS", CHAT_OPT_INT, "60000",
@@ -85,7 +91,8 @@ static int s_check(const gw_config_t *c)
     else if (c->max_pending < 1 || c->max_pending > 65535)
         bad = "--max-pending must be 1..65535";
     else if (c->heartbeat_ms < 10 || c->request_timeout_ms < 10 || c->retry_ms < 0 ||
-             c->rooms_info_timeout_ms < 10 || c->registry_stale_ms < 10 || c->idle_ms < 0)
+             c->rooms_info_timeout_ms < 10 || c->registry_stale_ms < 10 || c->idle_ms < 0 ||
+             c->directory_refresh_ms < 10 || c->directory_wait_ms < 10)
         bad = "timeouts must be >= 10 ms";
     else if (c->rx_buffer < 128 || c->rx_buffer > 65536)
         bad = "--ws-rx-buffer must be 128..65536";

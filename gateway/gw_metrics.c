@@ -107,6 +107,16 @@ char *gw_metrics_render(const gw_metrics_t *m, const gw_gauges_t *g, size_t *len
              m->timeouts);
     s_metric(f, "chat_gateway_rejoins_total", "counter", "quiet re-joins after a roomd restart",
              m->rejoins);
+    s_metric(f, "chat_gateway_directory_rooms", "gauge", "rooms in the directory's catalog",
+             g->catalog_rooms);
+    s_metric(f, "chat_gateway_directory_waiting", "gauge",
+             "getRooms held for the catalog or a refresh", g->directory_waiting);
+    s_metric(f, "chat_gateway_directory_pages_total", "counter", "getRooms pages encoded",
+             m->directory_pages);
+    s_metric(f, "chat_gateway_directory_shared_total", "counter",
+             "getRooms answered with a page encoded before", m->directory_shared);
+    s_metric(f, "chat_gateway_directory_rounds_total", "counter",
+             "rounds of figures asked of the roomds", m->directory_rounds);
     s_metric(f, "chat_gateway_registry_up", "gauge", "1 when the registry answers",
              (uint64_t)g->registry_healthy);
     fprintf(f, "# HELP chat_gateway_request_seconds request latency by peer\n"

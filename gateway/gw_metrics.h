@@ -53,6 +53,9 @@ typedef struct {
     uint64_t retries;                //  of those, resends after not-owner/unreachable/timeout
     uint64_t timeouts;               //  attempts that got no reply in time
     uint64_t rejoins;                //  quiet re-joins after a roomd restart
+    uint64_t directory_pages;        //  getRooms pages encoded
+    uint64_t directory_shared;       //  getRooms answered with a page encoded before
+    uint64_t directory_rounds;       //  rounds of figures asked of the roomds
     uint64_t lat[GW_LAT_COUNT][GW_LAT_BUCKETS]; //  latency histogram counts (not cumulative)
     uint64_t lat_sum_us[GW_LAT_COUNT];          //  sum of latencies
     uint64_t lat_count[GW_LAT_COUNT];           //  number of latencies
@@ -60,12 +63,14 @@ typedef struct {
 
 //  Gauges computed when /metrics is read.
 typedef struct {
-    uint64_t rooms;            //  rooms with local members
-    uint64_t pending_requests; //  requests waiting for a reply or a retry
-    uint64_t placements;       //  cached placements
-    int registry_healthy;      //  1 when the registry answers
-    uint64_t bad_envelopes;    //  malformed ZeroMQ messages dropped (chat_wire)
-    uint64_t buffers;          //  frame buffers alive
+    uint64_t rooms;             //  rooms with local members
+    uint64_t pending_requests;  //  requests waiting for a reply or a retry
+    uint64_t placements;        //  cached placements
+    int registry_healthy;       //  1 when the registry answers
+    uint64_t bad_envelopes;     //  malformed ZeroMQ messages dropped (chat_wire)
+    uint64_t buffers;           //  frame buffers alive
+    uint64_t catalog_rooms;     //  rooms in the directory's catalog
+    uint64_t directory_waiting; //  getRooms held for the catalog or a refresh
 } gw_gauges_t;
 
 //  Records one request latency.

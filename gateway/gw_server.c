@@ -3,6 +3,7 @@
 #include "chat_clock.h"
 #include "chat_log.h"
 #include "gw_bridge.h"
+#include "gw_directory.h"
 #include "gw_http.h"
 #include "gw_ops.h"
 #include "gw_placement.h"
@@ -69,6 +70,7 @@ static void s_tick(lws_sorted_usec_list_t *sul)
     gw_t *gw = lws_container_of(sul, gw_t, tick);
     int64_t now = chat_mono_ms();
     gw_ops_tick(gw, now);
+    gw_directory_tick(gw, now);
     if (now >= gw->next_heartbeat_ms) {
         gw->next_heartbeat_ms = now + gw->config.heartbeat_ms;
         gw_rooms_heartbeat(gw);
@@ -214,6 +216,7 @@ gw_t *gw_server_new(const gw_config_t *config)
     gw->rooms = gw_rooms_new();
     gw->placements = gw_placements_new();
     gw->registry = gw_registry_new();
+    gw->directory = gw_directory_new();
     gw->scratch = malloc(LWS_PRE + GW_SCRATCH_SIZE);
     gw->bridge = gw_bridge_new(gw);
     if (!gw->scratch || !gw->bridge) {
@@ -288,6 +291,7 @@ void gw_server_destroy(gw_t **gw_p)
     gw_rooms_destroy(&gw->rooms);
     gw_placements_destroy(&gw->placements);
     gw_registry_destroy(&gw->registry);
+    gw_directory_destroy(&gw->directory);
     gw_idmap_destroy(&gw->conns);
     free(gw->scratch);
     s_loop_destroy((s_server_t *)gw);
