@@ -538,6 +538,13 @@ static void s_page_add(s_page_t *page, const s_entry_t *e)
     page->last = e;
 }
 
+void gw_catalog_prepare(gw_catalog_t *self)
+{
+    s_settle_names(self);
+    s_settle_text(self);
+    s_settle_online(self);
+}
+
 long gw_catalog_page(gw_catalog_t *self, const char *query, const char *cursor_text, uint32_t limit,
                      Chat__RoomInfo *out, uint64_t *total, char *next)
 {

@@ -324,3 +324,58 @@ Test(registry_state, a_room_placed_elsewhere_is_not_taken_by_another_holder)
     cr_expect_eq(general->epoch, 1);
     cr_expect_eq(b->rooms, 0);
 }
+
+Test(registry_state, pages_of_rooms_come_in_id_order_and_cover_the_catalog_once)
+{
+    //  Created out of id order; the three default rooms are there too.
+    const char *names[] = {"zeta", "alpha", "Mid Room", "beta", "omega", "delta"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        reg_room_t *room = NULL;
+        cr_assert_eq(reg_state_create_room(s_state, names[i], "", 1000 + (int64_t)i, &room),
+                     CHAT__STATUS__STATUS_OK);
+    }
+    size_t total = reg_state_room_count(s_state);
+    cr_assert_eq(total, 9);
+    reg_room_t *page[4];
+    char after[80] = "";
+    size_t seen = 0;
+    char prev[80] = "";
+    for (int pages = 0; pages < 10; pages++) {
+        size_t n = reg_state_rooms_after(s_state, after, page, 4);
+        for (size_t i = 0; i < n; i++) {
+            cr_expect(strcmp(page[i]->id, prev) > 0, "%s after %s", page[i]->id, prev);
+            snprintf(prev, sizeof prev, "%s", page[i]->id);
+        }
+        seen += n;
+        if (n < 4)
+            break;
+        snprintf(after, sizeof after, "%s", page[n - 1]->id);
+    }
+    cr_expect_eq(seen, total, "every room once");
+    //  A room created between two pages shows in a later page when its id
+    //  sorts after the last one read.
+    cr_assert_eq(reg_state_rooms_after(s_state, "", page, 2), 2);
+    cr_expect_str_eq(page[0]->id, "alpha");
+    cr_expect_str_eq(page[1]->id, "beta");
+    reg_room_t *room = NULL;
+    cr_assert_eq(reg_state_create_room(s_state, "Charlie", "", 2000, &room),
+                 CHAT__STATUS__STATUS_OK);
+    cr_assert_eq(reg_state_rooms_after(s_state, "beta", page, 1), 1);
+    cr_expect_str_eq(page[0]->id, "charlie");
+    cr_expect_eq(reg_state_rooms_after(s_state, "zeta", page, 4), 0, "nothing after the last");
+}
+
+Test(registry_state, the_id_order_survives_a_reopen)
+{
+    reg_room_t *room = NULL;
+    cr_assert_eq(reg_state_create_room(s_state, "b2", "", 1, &room), CHAT__STATUS__STATUS_OK);
+    cr_assert_eq(reg_state_create_room(s_state, "a1", "", 2, &room), CHAT__STATUS__STATUS_OK);
+    s_close();
+    s_open();
+    reg_room_t *page[8];
+    size_t n = reg_state_rooms_after(s_state, NULL, page, 8);
+    cr_assert_eq(n, 5);
+    const char *ids[] = {"a1", "b2", "general", "random", "tech"};
+    for (size_t i = 0; i < n; i++)
+        cr_expect_str_eq(page[i]->id, ids[i]);
+}
