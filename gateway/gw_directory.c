@@ -199,6 +199,11 @@ static void s_placed(gw_directory_t *self, const Chat__Placement *p, bool live)
     gw_catalog_place(self->catalog, p->room_id, slot);
 }
 
+void gw_directory_on_created(gw_t *gw, const Chat__RoomInfo *room)
+{
+    gw_catalog_put(gw->directory->catalog, room);
+}
+
 void gw_directory_on_event(gw_t *gw, const Chat__RegistryEvent *ev)
 {
     gw_directory_t *self = gw->directory;

@@ -38,6 +38,10 @@ void gw_directory_destroy(gw_directory_t **p);
 //  A getRooms from s (parsed and checked by gw_json).
 void gw_directory_get_rooms(gw_t *gw, gw_session_t *s, const gw_request_t *req);
 
+//  A room this gateway's createRoom made (borrowed): listed at once, before
+//  the registry's event about it comes.
+void gw_directory_on_created(gw_t *gw, const Chat__RoomInfo *room);
+
 //  A registry event (borrowed): rooms, placements, node states.
 void gw_directory_on_event(gw_t *gw, const Chat__RegistryEvent *ev);
 

@@ -241,6 +241,7 @@ void gw_ops_complete(gw_t *gw, gw_op_t *op, Chat__Envelope **env)
         break;
     case GW_OP_CREATE_ROOM:
         if (e->create_room_reply->room) {
+            gw_directory_on_created(gw, e->create_room_reply->room);
             gw_ops_reply(gw, op, gw_json_room_created(e->create_room_reply->room, op->ref));
             break;
         }
