@@ -89,6 +89,7 @@ gw_catalog_t *gw_catalog_new(void)
     if (!self->by_id)
         abort();
     zhashx_set_destructor(self->by_id, s_entry_free);
+    zhashx_set_key_hasher(self->by_id, chat_text_hash);
     self->version = 1;
     return self;
 }
