@@ -6,6 +6,7 @@
  *  own state behind opaque pointers; this header only ties them together.
  *
  *      gw_server     lws context, protocols, timers, run loop
+ *      gw_listen     the listening socket, accepted a burst per loop turn
  *      gw_http       /healthz, /metrics (files at / are an lws mount)
  *      gw_session    UserSession: one per WebSocket connection
  *      gw_json       client protocol JSON: parse requests, build frames
@@ -36,6 +37,7 @@ typedef struct gw_rooms gw_rooms_t;
 typedef struct gw_placements gw_placements_t;
 typedef struct gw_registry gw_registry_t;
 typedef struct gw_directory gw_directory_t;
+typedef struct gw_listen gw_listen_t;
 
 //  Bytes gathered into one lws_write (several queued frames per write).
 #define GW_SCRATCH_SIZE 65536
@@ -45,6 +47,7 @@ struct gw {
     char id[40];                 //  "gw-<hex>": ROUTER routing id, SessionRef.gateway
     struct lws_context *context; //  the lws context (one service thread)
     struct lws_vhost *vhost;     //  its only vhost
+    gw_listen_t *listener;       //  the listening socket
     gw_metrics_t metrics;        //  counters
     gw_bridge_t *bridge;         //  ZeroMQ sockets
     gw_ops_t *ops;               //  requests in flight

@@ -12,7 +12,7 @@
 #endif
 
 //  Entries of the option table, its end marker included.
-#define S_OPTIONS 21
+#define S_OPTIONS 22
 
 //  The option table over config's fields.
 static void s_table(gw_config_t *c, chat_option_t *opts)
@@ -55,6 +55,9 @@ static void s_table(gw_config_t *c, chat_option_t *opts)
          "close a client silent this long with 1001 (0: never)", &c->idle_ms},
         {"ws-rx-buffer", "CHAT_WS_RX_BUFFER", CHAT_OPT_INT, "512",
          "receive buffer per connection in bytes (larger messages are assembled)", &c->rx_buffer},
+        {"accept-burst", "CHAT_ACCEPT_BURST", CHAT_OPT_INT, "32",
+         "new connections accepted per loop turn at most (the rest wait in the backlog)",
+         &c->accept_burst},
         {"event-lib", "CHAT_EVENT_LIB", CHAT_OPT_STRING, "ev",
          "event loop: ev (libev, epoll) or poll (lws's poll(), slow past a few thousand "
          "connections)",
@@ -96,6 +99,8 @@ static int s_check(const gw_config_t *c)
         bad = "timeouts must be >= 10 ms";
     else if (c->rx_buffer < 128 || c->rx_buffer > 65536)
         bad = "--ws-rx-buffer must be 128..65536";
+    else if (c->accept_burst < 1)
+        bad = "--accept-burst must be >= 1";
     else if (strcmp(c->event_lib, "ev") != 0 && strcmp(c->event_lib, "poll") != 0)
         bad = "--event-lib must be ev or poll";
     else if (chat_log_level_parse(c->log_level) < 0)

@@ -21,6 +21,7 @@ typedef struct {
     long registry_stale_ms;     //  registry silent this long = unhealthy, re-read its snapshot
     long idle_ms;               //  close a client silent this long with 1001 (0 = never)
     long rx_buffer;             //  lws receive buffer per connection (bytes)
+    long accept_burst;          //  connections accepted per loop turn at most
     const char *event_lib;      //  "ev" (libev on epoll) or "poll" (lws's own)
     const char *log_level;      //  debug, info, warn, error
 } gw_config_t;

@@ -22,6 +22,18 @@ void gw_metrics_latency(gw_metrics_t *m, gw_lat_t who, int64_t us)
     m->lat_count[who]++;
 }
 
+void gw_metrics_turn(gw_metrics_t *m, int64_t us)
+{
+    int b = 0;
+    while (b < GW_LAT_BUCKETS - 1 && us > s_bounds_us[b])
+        b++;
+    m->turn[b]++;
+    m->turn_sum_us += (uint64_t)(us < 0 ? 0 : us);
+    m->turn_count++;
+    if (us > 0 && (uint64_t)us > m->turn_max_us)
+        m->turn_max_us = (uint64_t)us;
+}
+
 void gw_metrics_error(gw_metrics_t *m, gw_err_t err)
 {
     if (err < GW_ERR_COUNT)
@@ -139,6 +151,25 @@ char *gw_metrics_render(const gw_metrics_t *m, const gw_gauges_t *g, size_t *len
         fprintf(f, "chat_gateway_request_seconds_count{peer=\"%s\"} %" PRIu64 "\n", s_lat_names[w],
                 m->lat_count[w]);
     }
+    fprintf(f, "# HELP chat_gateway_loop_turn_seconds busy time of each loop turn (poll to poll)\n"
+               "# TYPE chat_gateway_loop_turn_seconds histogram\n");
+    uint64_t cumulative = 0;
+    for (int b = 0; b < GW_LAT_BUCKETS; b++) {
+        cumulative += m->turn[b];
+        if (b < GW_LAT_BUCKETS - 1)
+            fprintf(f, "chat_gateway_loop_turn_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
+                    (double)s_bounds_us[b] / 1e6, cumulative);
+        else
+            fprintf(f, "chat_gateway_loop_turn_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n",
+                    cumulative);
+    }
+    fprintf(f, "chat_gateway_loop_turn_seconds_sum %g\n", (double)m->turn_sum_us / 1e6);
+    fprintf(f, "chat_gateway_loop_turn_seconds_count %" PRIu64 "\n", m->turn_count);
+    fprintf(f,
+            "# HELP chat_gateway_loop_turn_max_seconds the longest loop turn\n"
+            "# TYPE chat_gateway_loop_turn_max_seconds gauge\n"
+            "chat_gateway_loop_turn_max_seconds %g\n",
+            (double)m->turn_max_us / 1e6);
     fclose(f);
     return text;
 }

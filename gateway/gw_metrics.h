@@ -59,6 +59,10 @@ typedef struct {
     uint64_t lat[GW_LAT_COUNT][GW_LAT_BUCKETS]; //  latency histogram counts (not cumulative)
     uint64_t lat_sum_us[GW_LAT_COUNT];          //  sum of latencies
     uint64_t lat_count[GW_LAT_COUNT];           //  number of latencies
+    uint64_t turn[GW_LAT_BUCKETS];              //  loop turns by busy time (not cumulative)
+    uint64_t turn_sum_us;                       //  busy time of all turns
+    uint64_t turn_count;                        //  turns
+    uint64_t turn_max_us;                       //  the longest turn
 } gw_metrics_t;
 
 //  Gauges computed when /metrics is read.
@@ -75,6 +79,10 @@ typedef struct {
 
 //  Records one request latency.
 void gw_metrics_latency(gw_metrics_t *m, gw_lat_t who, int64_t us);
+
+//  Records one loop turn that was busy for us (from the poll's return to
+//  the next poll): what a client whose message just arrived waits, at most.
+void gw_metrics_turn(gw_metrics_t *m, int64_t us);
 
 //  Records an error reply / a close the gateway initiated.
 void gw_metrics_error(gw_metrics_t *m, gw_err_t err);
