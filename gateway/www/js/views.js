@@ -2,6 +2,7 @@
 // handlers the app gives them; they never talk to the server. User text is
 // only ever set as text (el() uses text nodes), never parsed as HTML.
 import { el, avatar, formatTime, formatDateTime } from './util.js';
+import { MAX_LISTED } from './state.js';
 
 const $ = (id) => document.getElementById(id);
 const NEAR_BOTTOM_PX = 90;
@@ -10,7 +11,8 @@ const TOAST_MS = 5000;
 export class Views {
   constructor(state, handlers) {
     this.state = state;
-    this.handlers = handlers;   // onLogin, onLogout, onJoin, onShow, onLeave, onSend, onCreate, onLoadOlder
+    this.handlers = handlers;   // onLogin, onLogout, onJoin, onShow, onLeave, onSend, onCreate,
+                                // onLoadOlder, onSearch, onMore
     this.lists = new Map();     // room id -> {list: <ul>, nodes: Map seq -> <li>}
     this.narrow = window.matchMedia('(max-width: 960px)');
     this.bind();
@@ -58,6 +60,20 @@ export class Views {
       if (this.nearBottom()) $('jump-latest').hidden = true;
     });
     $('jump-latest').addEventListener('click', () => this.scrollToBottom());
+    $('room-search').addEventListener('input', () => this.handlers.onSearch($('room-search').value));
+    // The next page of the directory when the end of the list comes into view.
+    this.moreObserver = new IntersectionObserver((entries) => {
+      if (entries.some((e) => e.isIntersecting)) this.handlers.onMore();
+    }, { root: $('sidebar'), rootMargin: '0px 0px 200px 0px' });
+    this.moreObserver.observe($('room-list-status'));
+  }
+
+  // Asks for more when the end of the list is still in view after a page
+  // came (the observer only speaks when visibility changes).
+  checkMore() {
+    const status = $('room-list-status').getBoundingClientRect();
+    const side = $('sidebar').getBoundingClientRect();
+    if (status.top < side.bottom + 200 && status.bottom > side.top) this.handlers.onMore();
   }
 
   // ------------------------------------------------------------ screens
@@ -112,7 +128,8 @@ export class Views {
 
   renderRoomList() {
     const list = $('room-list');
-    const items = this.state.sortedRooms().map((room) => {
+    const d = this.state.directory;
+    const items = this.state.listedRooms().map((room) => {
       const isOpen = this.state.open.has(room.id);
       const count = this.state.onlineCount(room.id);
       return el('li', { className: isOpen ? 'joined' : '', testid: 'room-item', dataset: { roomId: room.id } },
@@ -126,6 +143,16 @@ export class Views {
         }, 'Join'));
     });
     list.replaceChildren(...items);
+    const total = d.total === null ? '' : `${d.total.toLocaleString('en-US')} ${d.total === 1 ? 'room' : 'rooms'}`;
+    $('room-total').textContent = total ? `· ${total}` : '';
+    let status = '';
+    if (d.error) status = 'Could not load the rooms; scroll to try again.';
+    else if (!d.loaded || d.loading) status = 'Loading…';
+    else if (!d.ids.length) status = d.query ? 'No room matches.' : 'No rooms yet.';
+    else if (d.cursor !== null && d.ids.length >= MAX_LISTED) status = 'Search to find more rooms.';
+    $('room-list-status').textContent = status;
+    $('room-list-status').dataset.state = d.loading ? 'loading' : d.more ? 'more' : 'end';
+    if (d.loaded && !d.loading && d.more) requestAnimationFrame(() => this.checkMore());
   }
 
   renderTabs() {
