@@ -126,23 +126,33 @@ export class Views {
 
   // ------------------------------------------------------------ sidebar
 
+  // The directory's rooms, drawn keyed by id: a room keeps its node from
+  // one render to the next (only what changed is touched), so a list that
+  // refreshes under the pointer does not move what is being clicked.
   renderRoomList() {
     const list = $('room-list');
     const d = this.state.directory;
-    const items = this.state.listedRooms().map((room) => {
-      const isOpen = this.state.open.has(room.id);
-      const count = this.state.onlineCount(room.id);
-      return el('li', { className: isOpen ? 'joined' : '', testid: 'room-item', dataset: { roomId: room.id } },
-        el('div', { className: 'room-info' },
-          el('strong', { testid: 'room-item-name' }, room.name),
-          el('span', { testid: 'room-item-description', title: room.description || '' }, room.description || '')),
-        el('span', { className: 'room-count', testid: 'room-item-count', title: `${count} online` }, count),
-        el('button', {
-          type: 'button', testid: 'room-join',
-          onclick: () => { this.handlers.onJoin(room.id); $('app').classList.remove('menu-open'); },
-        }, 'Join'));
-    });
-    list.replaceChildren(...items);
+    const rooms = this.state.listedRooms();
+    const nodes = this.roomNodes || (this.roomNodes = new Map());
+    const wanted = new Set(rooms.map((room) => room.id));
+    for (const [id, node] of nodes) {
+      if (!wanted.has(id)) {
+        node.remove();
+        nodes.delete(id);
+      }
+    }
+    let prev = null;
+    for (const room of rooms) {
+      let node = nodes.get(room.id);
+      if (!node) {
+        node = this.roomNode(room.id);
+        nodes.set(room.id, node);
+      }
+      this.updateRoomNode(node, room);
+      const next = prev ? prev.nextSibling : list.firstChild;
+      if (next !== node) list.insertBefore(node, next);
+      prev = node;
+    }
     const total = d.total === null ? '' : `${d.total.toLocaleString('en-US')} ${d.total === 1 ? 'room' : 'rooms'}`;
     $('room-total').textContent = total ? `· ${total}` : '';
     let status = '';
@@ -153,6 +163,33 @@ export class Views {
     $('room-list-status').textContent = status;
     $('room-list-status').dataset.state = d.loading ? 'loading' : d.more ? 'more' : 'end';
     if (d.loaded && !d.loading && d.more) requestAnimationFrame(() => this.checkMore());
+  }
+
+  roomNode(roomId) {
+    const name = el('strong', { testid: 'room-item-name' });
+    const description = el('span', { testid: 'room-item-description' });
+    const count = el('span', { className: 'room-count', testid: 'room-item-count' });
+    const node = el('li', { testid: 'room-item', dataset: { roomId } },
+      el('div', { className: 'room-info' }, name, description),
+      count,
+      el('button', {
+        type: 'button', testid: 'room-join',
+        onclick: () => { this.handlers.onJoin(roomId); $('app').classList.remove('menu-open'); },
+      }, 'Join'));
+    node.parts = { name, description, count };
+    return node;
+  }
+
+  updateRoomNode(node, room) {
+    const { name, description, count } = node.parts;
+    const online = String(this.state.onlineCount(room.id));
+    const text = (e, value) => { if (e.textContent !== value) e.textContent = value; };
+    text(name, String(room.name));
+    text(description, room.description || '');
+    description.title = room.description || '';
+    text(count, online);
+    count.title = `${online} online`;
+    node.classList.toggle('joined', this.state.open.has(room.id));
   }
 
   renderTabs() {
