@@ -248,6 +248,8 @@ class BrowserTest(BrowserCase):
         carol.find('menu-toggle').click()
         carol.wait(lambda: carol.find('room-item', '[data-room-id="random"]').is_displayed(),
                    'the room list in the drawer')
+        # The drawer slides in (0.2 s): a click during the slide misses.
+        carol.wait(lambda: carol.find('sidebar').rect['x'] == 0, 'the drawer fully open')
         carol.join('random')
         carol.wait(lambda: carol.find('message-input').is_displayed(), 'the composer')
         carol.say('small screen')
