@@ -252,10 +252,12 @@ static void s_on_page(s_run_t *R, s_client_t *c, const bench_msg_t *m, int64_t n
 {
     bench_directory_t *r = R->r;
     if (c->role == R_CONTROL && bench_span_eq(m->ref, "n")) {
+        //  A gateway without paging (v1) sends every room and no total.
+        uint64_t total = m->has_total ? m->total : m->n_rooms;
         R->counting = false;
         if (R->phase == P_COUNT)
-            r->rooms_before = m->total;
-        r->rooms_after = m->total;
+            r->rooms_before = total;
+        r->rooms_after = total;
     } else if (c->role == R_STORM && bench_span_eq(m->ref, "p") && c->state == C_READY) {
         bench_hist_record(&r->page, (uint64_t)(now - c->asked_us));
         bench_hist_record(&r->first, (uint64_t)(now - c->started_us));
@@ -308,6 +310,12 @@ static void s_on_error(s_run_t *R, s_client_t *c, const bench_msg_t *m)
     if (c->role == R_STORM) {
         bench_conn_close(c->conn);
         s_gone(R, c);
+        return;
+    }
+    if (c->role == R_SEARCHER && bench_span_eq(m->ref, "s")) {
+        //  Counted above; the next search goes on.
+        R->queries_done++;
+        s_search_next(R, c);
         return;
     }
     if (R->fatal)
