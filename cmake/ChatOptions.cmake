@@ -2,6 +2,17 @@
 
 option(CHAT_SANITIZE "Build with AddressSanitizer and UndefinedBehaviorSanitizer" OFF)
 option(CHAT_WERROR "Treat warnings as errors" ON)
+option(CHAT_FUZZ "Build the libFuzzer harnesses of tests/fuzzers (clang; implies CHAT_SANITIZE)" OFF)
+
+# Fuzzing: every target gets libFuzzer's coverage instrumentation, so the
+# harnesses are guided through our code; only the harnesses link libFuzzer.
+if(CHAT_FUZZ)
+    if(NOT CMAKE_C_COMPILER_ID MATCHES "Clang")
+        message(FATAL_ERROR "CHAT_FUZZ needs clang (-DCMAKE_C_COMPILER=clang)")
+    endif()
+    set(CHAT_SANITIZE ON)
+    add_compile_options(-fsanitize=fuzzer-no-link)
+endif()
 
 set(CHAT_WARNINGS -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes
     -Wmissing-prototypes -Wno-unused-parameter)

@@ -7,7 +7,8 @@
  *
  *      gw_server     lws context, protocols, timers, run loop
  *      gw_listen     the listening socket, accepted a burst per loop turn
- *      gw_http       /healthz, /metrics (files at / are an lws mount)
+ *      gw_http       /healthz, /metrics, the upgrade gate (files at / are an lws mount)
+ *      gw_origin     which pages may open /ws (--allowed-origins)
  *      gw_session    UserSession: one per WebSocket connection
  *      gw_json       client protocol JSON: parse requests, build frames
  *      gw_ops        requests to registry and roomds: deadlines, retries

@@ -2,17 +2,19 @@
 #include "gw_config.h"
 #include "chat_config.h"
 #include "chat_log.h"
+#include "gw_origin.h"
 
 #include <assert.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #ifndef GW_DEFAULT_WWW
 #define GW_DEFAULT_WWW "www"
 #endif
 
 //  Entries of the option table, its end marker included.
-#define S_OPTIONS 22
+#define S_OPTIONS 25
 
 //  The option table over config's fields.
 static void s_table(gw_config_t *c, chat_option_t *opts)
@@ -21,6 +23,14 @@ static void s_table(gw_config_t *c, chat_option_t *opts)
         {"port", "CHAT_HTTP_PORT", CHAT_OPT_INT, "8080", "HTTP and WebSocket port", &c->port},
         {"listen", "CHAT_HTTP_LISTEN", CHAT_OPT_STRING, "", "address to listen on (empty: all)",
          &c->listen},
+        {"tls-cert", "CHAT_TLS_CERT", CHAT_OPT_STRING, "",
+         "PEM certificate file: serve https:// and wss:// (empty: plain http)", &c->tls_cert},
+        {"tls-key", "CHAT_TLS_KEY", CHAT_OPT_STRING, "", "PEM private key file of --tls-cert",
+         &c->tls_key},
+        {"allowed-origins", "CHAT_ALLOWED_ORIGINS", CHAT_OPT_STRING, "self",
+         "origins whose pages may open /ws: self, *, scheme://host[:port], comma-separated "
+         "(requests without Origin are allowed)",
+         &c->origins},
         {"registry", "CHAT_REGISTRY", CHAT_OPT_STRING, "tcp://127.0.0.1:5555",
          "registry ROUTER endpoint", &c->registry},
         {"registry-pub", "CHAT_REGISTRY_PUB", CHAT_OPT_STRING, "",
@@ -85,6 +95,7 @@ void gw_config_defaults(gw_config_t *config)
 static int s_check(const gw_config_t *c)
 {
     const char *bad = NULL;
+    char why[256];
     if (c->port < 0 || c->port > 65535)
         bad = "--port must be 0..65535";
     else if (c->rate < 0 || c->burst < 1)
@@ -105,6 +116,14 @@ static int s_check(const gw_config_t *c)
         bad = "--event-lib must be ev or poll";
     else if (chat_log_level_parse(c->log_level) < 0)
         bad = "--log-level must be debug, info, warn or error";
+    else if (!*c->tls_cert != !*c->tls_key)
+        bad = "--tls-cert and --tls-key go together";
+    else if (*c->tls_cert && access(c->tls_cert, R_OK) != 0)
+        bad = "--tls-cert: cannot read that file";
+    else if (*c->tls_key && access(c->tls_key, R_OK) != 0)
+        bad = "--tls-key: cannot read that file";
+    else if (gw_origin_list_check(c->origins, why, sizeof why) != 0)
+        bad = why;
     if (bad)
         fprintf(stderr, "gateway: %s\n", bad);
     return bad ? -1 : 0;

@@ -5,6 +5,9 @@
 typedef struct {
     long port;                  //  HTTP/WebSocket port (0 = any free port, see gw_server_port)
     const char *listen;         //  interface or address to listen on ("" = all)
+    const char *tls_cert;       //  PEM certificate (chain) file: serve https, wss ("" = plain)
+    const char *tls_key;        //  PEM private key file of tls_cert
+    const char *origins;        //  --allowed-origins: pages that may open /ws (gw_origin.h)
     const char *registry;       //  registry ROUTER endpoint
     const char *registry_pub;   //  registry PUB endpoint ("" = registry port + 1)
     const char *www;            //  directory served at /

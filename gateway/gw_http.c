@@ -1,16 +1,21 @@
 /*  gw_http: see gw_http.h. */
 #include "gw_http.h"
 #include "chat_clock.h"
+#include "chat_log.h"
 #include "chat_wire.h"
 #include "gw_buf.h"
 #include "gw_directory.h"
 #include "gw_ops.h"
+#include "gw_origin.h"
 #include "gw_placement.h"
 #include "gw_registry.h"
 #include "gw_rooms.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+static chat_log_limit_t s_log_refused;
 
 //  Keeps text (taking it over) as the body to send, behind LWS_PRE bytes.
 static int s_set_body(gw_http_pss_t *pss, char *text, size_t len)
@@ -62,7 +67,7 @@ static int s_serve(struct lws *wsi, gw_http_pss_t *pss, const char *path)
     }
     if (!text || s_set_body(pss, text, len) != 0)
         return -1;
-    uint8_t headers[LWS_PRE + 512];
+    uint8_t headers[LWS_PRE + 2048]; //  room for the vhost's security headers too
     uint8_t *start = headers + LWS_PRE, *p = start, *end = headers + sizeof headers - 1;
     if (lws_add_http_common_headers(wsi, status, type, pss->len, &p, end) ||
         lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
@@ -70,6 +75,67 @@ static int s_serve(struct lws *wsi, gw_http_pss_t *pss, const char *path)
         lws_finalize_write_http_header(wsi, start, &p, end))
         return -1;
     lws_callback_on_writable(wsi);
+    return 0;
+}
+
+//  Copies header token into out; false when it is absent. A value too long
+//  for out is cut to nothing (and so refused by whoever checks it).
+static bool s_header(struct lws *wsi, enum lws_token_indexes token, char *out, size_t cap)
+{
+    if (lws_hdr_total_length(wsi, token) <= 0)
+        return false;
+    if (lws_hdr_copy(wsi, out, (int)cap, token) < 0)
+        out[0] = '\0';
+    return true;
+}
+
+//  Answers status with why (static text) as a plain text body, and closes;
+//  detail (from the request) goes to the log only.
+static int s_refuse_upgrade(struct lws *wsi, gw_t *gw, unsigned int status, const char *why,
+                            const char *detail)
+{
+    gw->metrics.upgrades_refused++;
+    chat_log_limited(&s_log_refused, CHAT_LOG_INFO, "upgrade refused with %u: %s%s%.100s", status,
+                     why, *detail ? ": " : "", detail);
+    uint8_t buf[LWS_PRE + 2048];
+    uint8_t *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf - 1;
+    char body[128];
+    int body_len = snprintf(body, sizeof body, "%s\n", why);
+    if (lws_add_http_header_status(wsi, status, &p, end))
+        return -1;
+    //  lws writes the request's HTTP version, which it has not read yet when
+    //  an upgrade is confirmed ("HTTP/1.0"); WebSocket clients want 1.1.
+    if (p - start > 8 && memcmp(start, "HTTP/1.0", 8) == 0)
+        start[7] = '1';
+    if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
+                                     (const unsigned char *)"text/plain; charset=utf-8", 25, &p,
+                                     end) ||
+        lws_add_http_header_content_length(wsi, (lws_filepos_t)body_len, &p, end) ||
+        lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION, (const unsigned char *)"close", 5,
+                                     &p, end) ||
+        lws_finalize_http_header(wsi, &p, end) || end - p < body_len)
+        return -1;
+    memcpy(p, body, (size_t)body_len);
+    p += body_len;
+    if (lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP) != (int)(p - start))
+        return -1;
+    return 1;
+}
+
+int gw_http_confirm_upgrade(struct lws *wsi, const char *upgrade)
+{
+    gw_t *gw = lws_context_user(lws_get_context(wsi));
+    char uri[16];
+    int n = lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI);
+    if (!upgrade || strcasecmp(upgrade, "websocket") != 0 || n <= 0 || strcmp(uri, "/ws") != 0)
+        return s_refuse_upgrade(wsi, gw, HTTP_STATUS_NOT_FOUND, "only WebSocket upgrades at /ws",
+                                "");
+    char origin[GW_ORIGIN_MAX + 1], host[GW_ORIGIN_MAX + 1];
+    bool has_origin = s_header(wsi, WSI_TOKEN_ORIGIN, origin, sizeof origin);
+    bool has_host = s_header(wsi, WSI_TOKEN_HOST, host, sizeof host);
+    if (!gw_origin_allowed(gw->config.origins, has_origin ? origin : NULL,
+                           has_host ? host : NULL))
+        return s_refuse_upgrade(wsi, gw, HTTP_STATUS_FORBIDDEN, "origin not allowed", origin);
     return 0;
 }
 
@@ -100,6 +166,8 @@ int gw_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
             pss->body = NULL;
         }
         return 0;
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        return gw_http_confirm_upgrade(wsi, in);
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         return 1; //  never a WebSocket subprotocol
     default:

@@ -3,7 +3,11 @@
  *  /healthz  200 "ok" while the registry answers, 503 otherwise
  *  /metrics  Prometheus text (gw_metrics)
  *
+ *  and the gate of every upgrade: only a WebSocket upgrade at /ws from an
+ *  allowed origin (gw_origin.h) goes ahead.
+ *
  *  Files of the web UI at / are served by an lws file mount (gw_server).
+ *  Every response carries the security headers gw_server gives the vhost.
  */
 #ifndef GW_HTTP_H
 #define GW_HTTP_H
@@ -19,5 +23,10 @@ typedef struct {
 //  The lws protocol callback of the gw-http protocol.
 int gw_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                      size_t len);
+
+//  LWS_CALLBACK_HTTP_CONFIRM_UPGRADE of any protocol: returns 0 to let the
+//  upgrade named upgrade go ahead, 1 after answering 404 (not a WebSocket
+//  upgrade at /ws) or 403 (origin not allowed), -1 to hang up.
+int gw_http_confirm_upgrade(struct lws *wsi, const char *upgrade);
 
 #endif

@@ -247,7 +247,9 @@ static int s_parse_envelope(gw_request_t *req, gw_err_t *err)
 {
     const char *ref = NULL;
     int r = s_string(req->root, "ref", &ref);
-    if (r == S_WRONG || (r == S_OK && chat_utf8_length(ref, strlen(ref)) > GW_REF_MAX)) {
+    long ref_len = r == S_OK ? chat_utf8_length(ref, strlen(ref)) : 0;
+    //  Not UTF-8 (-1) is as bad as too long: the reply could not echo it.
+    if (r == S_WRONG || ref_len < 0 || ref_len > GW_REF_MAX) {
         *err = GW_ERR_BAD_REQUEST;
         return -1;
     }

@@ -100,6 +100,8 @@ char *gw_metrics_render(const gw_metrics_t *m, const gw_gauges_t *g, size_t *len
     }
     s_metric(f, "chat_gateway_bad_frames_total", "counter",
              "client frames refused (binary, invalid UTF-8, too big)", m->bad_frames);
+    s_metric(f, "chat_gateway_upgrades_refused_total", "counter",
+             "WebSocket upgrades refused (origin not allowed, path not /ws)", m->upgrades_refused);
     s_metric(f, "chat_gateway_bad_envelopes_total", "counter", "malformed ZeroMQ messages dropped",
              g->bad_envelopes);
     s_metric(f, "chat_gateway_slow_consumers_total", "counter",

@@ -46,6 +46,7 @@ typedef struct {
     uint64_t errors[GW_ERR_COUNT];   //  error replies by code
     uint64_t closes[GW_CLOSE_COUNT]; //  closes the gateway initiated, by code
     uint64_t bad_frames;             //  client frames refused (1003, 1007, 1009)
+    uint64_t upgrades_refused;       //  WebSocket upgrades refused (origin, path)
     uint64_t slow_consumers;         //  connections closed because their queue filled
     uint64_t queued;                 //  frames queued to clients now
     uint64_t queued_peak;            //  the most frames one connection had queued

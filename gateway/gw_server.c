@@ -26,18 +26,30 @@
 //  Bytes a single send() may carry before lws buffers the rest.
 #define S_TX_PACKET (GW_SCRATCH_SIZE + 64)
 
+//  Security headers of every HTTP response (the last only with TLS).
+#define S_HEADERS 6
+
+//  The web UI loads its scripts, styles and images from the gateway itself,
+//  talks to the gateway's own /ws ('self' covers ws: and wss: of the same
+//  host in CSP 3), and is never framed.
+#define S_CSP                                                                                      \
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "              \
+    "connect-src 'self'; font-src 'self'; manifest-src 'self'; base-uri 'none'; "                  \
+    "form-action 'self'; frame-ancestors 'none'"
+
 //  The gateway and what lws keeps pointers to for the context's life.
 typedef struct {
     gw_t gw;                           //  first: a gw_t * is a s_server_t *
     struct lws_protocols protocols[5]; //  chat.v1, gw-http, gw-zmq, gw-listen, end
     struct lws_http_mount mounts[3];   //  /, /healthz, /metrics
-    char www[PATH_MAX];                //  absolute path of --www
-    struct ev_loop *loop;              //  our libev loop (epoll), or NULL for lws's poll()
-    ev_async stop_async;               //  wakes the loop to stop (signal-safe)
-    ev_check turn_begin;               //  the poll returned: a turn's work begins
-    ev_prepare turn_end;               //  about to poll: the turn's work is done
-    int64_t turn_us;                   //  when the current turn began, 0 = not known
-    void *foreign_loops[1];            //  what lws is given: the loop
+    struct lws_protocol_vhost_options headers[S_HEADERS]; //  added to every HTTP response
+    char www[PATH_MAX];                                   //  absolute path of --www
+    struct ev_loop *loop;   //  our libev loop (epoll), or NULL for lws's poll()
+    ev_async stop_async;    //  wakes the loop to stop (signal-safe)
+    ev_check turn_begin;    //  the poll returned: a turn's work begins
+    ev_prepare turn_end;    //  about to poll: the turn's work is done
+    int64_t turn_us;        //  when the current turn began, 0 = not known
+    void *foreign_loops[1]; //  what lws is given: the loop
 } s_server_t;
 
 static int s_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -46,11 +58,8 @@ static int s_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void
     gw_t *gw = lws_context_user(lws_get_context(wsi));
     gw_session_t *s = user;
     switch (reason) {
-    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
-        char uri[64];
-        int n = lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI);
-        return n > 0 && strcmp(uri, "/ws") == 0 ? 0 : 1;
-    }
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        return gw_http_confirm_upgrade(wsi, in);
     case LWS_CALLBACK_ESTABLISHED:
         gw_session_open(gw, s, wsi);
         return 0;
@@ -91,13 +100,17 @@ static void s_tick(lws_sorted_usec_list_t *sul)
     lws_sul_schedule(gw->context, 0, &gw->tick, s_tick, S_TICK_US);
 }
 
-//  lws's own log lines go through chat_log.
+static chat_log_limit_t s_log_lws;
+
+//  lws's own log lines go through chat_log, rate limited: clients trigger
+//  most of them ("Ran out of header data space", bad protocol lists).
 static void s_lws_log(int level, const char *line)
 {
     size_t n = strlen(line);
     while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
         n--;
-    chat_log(level == LLL_ERR ? CHAT_LOG_ERROR : CHAT_LOG_WARN, "lws: %.*s", (int)n, line);
+    chat_log_limited(&s_log_lws, level == LLL_ERR ? CHAT_LOG_ERROR : CHAT_LOG_WARN, "lws: %.*s",
+                     (int)n, line);
 }
 
 static void s_setup_lws(s_server_t *srv)
@@ -139,6 +152,26 @@ static void s_setup_lws(s_server_t *srv)
     }
 }
 
+//  Fills srv->headers: names end with ':' as lws wants them.
+static void s_setup_headers(s_server_t *srv, bool tls)
+{
+    static const char *const table[S_HEADERS][2] = {
+        {"content-security-policy:", S_CSP},
+        {"x-content-type-options:", "nosniff"},
+        {"x-frame-options:", "DENY"},
+        {"referrer-policy:", "no-referrer"},
+        {"cross-origin-opener-policy:", "same-origin"},
+        {"strict-transport-security:", "max-age=15552000"},
+    };
+    int count = tls ? S_HEADERS : S_HEADERS - 1;
+    memset(srv->headers, 0, sizeof srv->headers);
+    for (int i = 0; i < count; i++) {
+        srv->headers[i].next = i + 1 < count ? &srv->headers[i + 1] : NULL;
+        srv->headers[i].name = table[i][0];
+        srv->headers[i].value = table[i][1];
+    }
+}
+
 //  No validity pings by lws: the gateway pings idle clients itself
 //  (gw_session_sweep). With lws's default policy (ping after 300 s) every
 //  connection keeps a timer in lws's one sorted list, and each frame
@@ -160,8 +193,17 @@ static struct lws_context *s_create_context(s_server_t *srv)
     info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
     info.protocols = srv->protocols;
     info.mounts = srv->mounts;
+    info.headers = srv->headers;
     info.user = gw;
     info.options |= LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+    if (*gw->config.tls_cert) {
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.ssl_cert_filepath = gw->config.tls_cert;
+        info.ssl_private_key_filepath = gw->config.tls_key;
+        //  HTTP/1.1 only: sessions write ready-made WebSocket frames
+        //  (LWS_WRITE_RAW), which a WebSocket inside HTTP/2 cannot carry.
+        info.alpn = "http/1.1";
+    }
     info.vhost_name = "gateway";
     info.retry_and_idle_policy = &s_no_validity;
     //  A header table per connection in its handshake; past the pool they
@@ -263,26 +305,36 @@ gw_t *gw_server_new(const gw_config_t *config)
     }
     lws_set_log_level(LLL_ERR | LLL_WARN, s_lws_log);
     s_setup_lws(srv);
+    s_setup_headers(srv, *gw->config.tls_cert != '\0');
     if (strcmp(gw->config.event_lib, "ev") == 0 && s_loop_new(srv) != 0)
         chat_warn("no libev epoll loop: falling back to lws's poll()");
     gw->context = s_create_context(srv);
     if (!gw->context && srv->loop) {
         //  lws loads its libev glue at run time (libwebsockets-evlib-ev).
-        chat_warn("lws refused the libev loop (is libwebsockets-evlib-ev installed?): "
-                  "falling back to lws's poll()");
         s_loop_destroy(srv);
         gw->context = s_create_context(srv);
+        if (gw->context)
+            chat_warn("lws refused the libev loop (is libwebsockets-evlib-ev installed?): "
+                      "falling back to lws's poll()");
     }
     if (!gw->context || gw_bridge_adopt(gw, gw->vhost, "gw-zmq") != 0 ||
         gw_listen_adopt(gw, gw->vhost, "gw-listen") != 0) {
-        chat_error("cannot start the lws service");
+        chat_error("cannot start the lws service%s",
+                   *gw->config.tls_cert ? ", or cannot use --tls-cert and --tls-key (see above)"
+                                        : "");
         gw_server_destroy(&gw);
         return NULL;
     }
-    chat_info("gateway %s listening on port %d (%s), serving %s", gw->id,
-              gw_listen_port(gw->listener), srv->loop ? "epoll" : "poll", srv->www);
+    chat_info("gateway %s listening on port %d (%s, %s), serving %s", gw->id, gw_server_port(gw),
+              *gw->config.tls_cert ? "https, wss" : "http, ws", srv->loop ? "epoll" : "poll",
+              srv->www);
     lws_sul_schedule(gw->context, 0, &gw->tick, s_tick, S_TICK_US);
     return gw;
+}
+
+int gw_server_port(gw_t *gw)
+{
+    return gw_listen_port(gw->listener);
 }
 
 int gw_server_run(gw_t *gw)

@@ -354,6 +354,26 @@ static int s_refuse(gw_t *gw, gw_session_t *s, int code, const char *reason)
     return 0;
 }
 
+//  Appends a fragment to the message being assembled. An empty fragment
+//  adds nothing (and s->rx may still be NULL: found by fuzz_gw_session).
+static void s_append(gw_session_t *s, const void *in, size_t len)
+{
+    if (len == 0)
+        return;
+    if ((size_t)s->rx_len + len > s->rx_cap) {
+        uint32_t cap = s->rx_cap ? s->rx_cap : 1024;
+        while (cap < s->rx_len + len)
+            cap *= 2;
+        uint8_t *grown = realloc(s->rx, cap);
+        if (!grown)
+            abort();
+        s->rx = grown;
+        s->rx_cap = cap;
+    }
+    memcpy(s->rx + s->rx_len, in, len);
+    s->rx_len += (uint32_t)len;
+}
+
 int gw_session_receive(gw_t *gw, gw_session_t *s, const void *in, size_t len)
 {
     s->last_rx_ms = chat_mono_ms();
@@ -370,18 +390,7 @@ int gw_session_receive(gw_t *gw, gw_session_t *s, const void *in, size_t len)
         s_handle(gw, s, in, len);
         return 0;
     }
-    if ((size_t)s->rx_len + len > s->rx_cap) {
-        uint32_t cap = s->rx_cap ? s->rx_cap : 1024;
-        while (cap < s->rx_len + len)
-            cap *= 2;
-        uint8_t *grown = realloc(s->rx, cap);
-        if (!grown)
-            abort();
-        s->rx = grown;
-        s->rx_cap = cap;
-    }
-    memcpy(s->rx + s->rx_len, in, len);
-    s->rx_len += (uint32_t)len;
+    s_append(s, in, len);
     if (final) {
         s_handle(gw, s, (const char *)s->rx, s->rx_len);
         free(s->rx);

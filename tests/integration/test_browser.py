@@ -27,16 +27,25 @@ CHROMIUM = os.environ.get('CHAT_CHROMIUM', '/usr/bin/chromium')
 CHROMEDRIVER = os.environ.get('CHAT_CHROMEDRIVER', '/usr/bin/chromedriver')
 
 
-def browser(width=1200, height=800):
+def browser(width=1200, height=800, extra=()):
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for arg in ('--headless=new', '--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu',
-                '--disable-extensions', '--no-first-run', f'--window-size={width},{height}'):
+                '--disable-extensions', '--no-first-run', f'--window-size={width},{height}',
+                *extra):
         options.add_argument(arg)
     options.set_capability('goog:loggingPrefs', {'browser': 'ALL'})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(WAIT)
     return driver
+
+
+def page_problems(driver):
+    """Uncaught errors and Content-Security-Policy violations the page logged
+    since the last call (reading the log empties it)."""
+    return [e['message'] for e in driver.get_log('browser')
+            if e.get('level') == 'SEVERE' and ('Uncaught' in e.get('message', '')
+                                               or 'Content Security Policy' in e.get('message', ''))]
 
 
 def css(testid, extra=''):
@@ -113,8 +122,7 @@ class BrowserCase(unittest.TestCase):
         script_errors = []
         for i, d in enumerate(self.drivers):
             try:
-                script_errors += [e['message'] for e in d.get_log('browser')
-                                  if e.get('level') == 'SEVERE' and 'Uncaught' in e.get('message', '')]
+                script_errors += page_problems(d)
             except WebDriverException:
                 pass
             try:
@@ -126,7 +134,7 @@ class BrowserCase(unittest.TestCase):
             except WebDriverException:
                 pass
             d.quit()
-        self.assertEqual(script_errors, [], 'uncaught errors in the page')
+        self.assertEqual(script_errors, [], 'uncaught errors or CSP violations in the page')
 
     def person(self, **size):
         driver = browser(**size)

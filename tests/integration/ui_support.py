@@ -207,9 +207,11 @@ class Client:
         self.next_ref = 1
 
     @classmethod
-    async def open(cls, url, user_id=None, name=None):
+    async def open(cls, url, user_id=None, name=None, **connect_args):
+        """connect_args go to websockets.connect (ssl=..., origin=...)."""
         ws = await asyncio.wait_for(websockets.connect(url, subprotocols=['chat.v1'],
-                                                       max_size=None, open_timeout=TIMEOUT),
+                                                       max_size=None, open_timeout=TIMEOUT,
+                                                       **connect_args),
                                     TIMEOUT)
         client = cls(ws)
         if user_id is not None:
