@@ -4,7 +4,6 @@
 #include "chat_log.h"
 #include "gw_origin.h"
 
-#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -76,7 +75,7 @@ static void s_table(gw_config_t *c, chat_option_t *opts)
          &c->log_level},
         {NULL, NULL, 0, NULL, NULL, NULL},
     };
-    assert(sizeof table / sizeof table[0] == S_OPTIONS);
+    _Static_assert(sizeof table / sizeof table[0] == S_OPTIONS, "S_OPTIONS counts the table");
     for (size_t i = 0; i < S_OPTIONS; i++)
         opts[i] = table[i];
 }
