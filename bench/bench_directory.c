@@ -1,6 +1,7 @@
 /*  bench_directory: see bench_directory.h. */
 #include "bench_directory.h"
 #include "bench_conn.h"
+#include "bench_metrics.h"
 #include "bench_proc.h"
 #include "bench_scan.h"
 #include "chat_clock.h"
@@ -30,6 +31,8 @@
 //  How long the catalog may take to show the rooms just made (the other
 //  gateways hear of them through the registry's events).
 #define S_RECOUNT_US 10000000
+//  Room for a gateway's /metrics text.
+#define S_METRICS_MAX (1 << 16)
 //  The pause between the storm and the searches, which are timed on a
 //  gateway that is done closing the storm's connections.
 #define S_QUIET_US 2000000
@@ -118,6 +121,9 @@ typedef struct {
     int64_t t_storm;           //  when the storm began
     s_pinger_t pinger;         //  the ping thread
     int64_t t_quiet;           //  when the storm's connections were closed
+    bench_turns_t turns;       //  the first gateway's loop turns when the storm began
+    bench_turns_t turns_cpu;   //  and their CPU time
+    char *metrics;             //  room for its /metrics text
     uint64_t queries_sent;     //  searches sent
     uint64_t queries_done;     //  searches answered
     int64_t deadline;          //  the current phase's patience
@@ -473,8 +479,21 @@ static bool s_all_ready(const s_run_t *R, uint32_t from, uint32_t to)
     return true;
 }
 
+//  The first gateway's loop-turn histograms (n = 0 when unread).
+static void s_read_turns(s_run_t *R, bench_turns_t *wall, bench_turns_t *cpu)
+{
+    memset(wall, 0, sizeof *wall);
+    memset(cpu, 0, sizeof *cpu);
+    if (bench_metrics_fetch(&R->cfg->urls[0], R->metrics, S_METRICS_MAX, 2000) > 0) {
+        bench_metrics_turns(R->metrics, BENCH_TURNS_WALL, wall);
+        bench_metrics_turns(R->metrics, BENCH_TURNS_CPU, cpu);
+    }
+}
+
 static void s_begin_storm(s_run_t *R, int64_t now)
 {
+    s_read_turns(R, &R->turns, &R->turns_cpu);
+    now = chat_mono_us();
     R->phase = P_STORM;
     R->r->rss_before = s_rss(R->cfg);
     R->t_storm = now;
@@ -488,6 +507,16 @@ static void s_begin_storm(s_run_t *R, int64_t now)
 static void s_end_storm(s_run_t *R, int64_t now)
 {
     R->r->storm_s = (double)(now - R->t_storm) / 1e6;
+    bench_turns_t after, after_cpu;
+    s_read_turns(R, &after, &after_cpu);
+    double p99 = -1;
+    uint64_t turns;
+    bench_metrics_turns_between(&R->turns, &after, 0.05, &R->r->turns, &p99,
+                                &R->r->turns_over_50ms);
+    R->r->turn_p99_ms = p99 < 0 ? -1 : p99 * 1e3;
+    bench_metrics_turns_between(&R->turns_cpu, &after_cpu, 0.05, &turns, &p99,
+                                &R->r->turns_cpu_over_50ms);
+    R->r->turn_cpu_p99_ms = p99 < 0 ? -1 : p99 * 1e3;
     int measuring = S_PING_MEASURING;
     atomic_compare_exchange_strong(&R->pinger.state, &measuring, S_PING_READY);
     R->r->rss_after = s_rss(R->cfg);
@@ -599,8 +628,9 @@ int bench_directory_run(const bench_config_t *cfg, bench_directory_t *r)
     R->n = R->first_storm + (uint32_t)cfg->connections;
     R->clients = calloc(R->n, sizeof *R->clients);
     R->scratch = malloc(S_SCRATCH);
+    R->metrics = malloc(S_METRICS_MAX);
     R->ep = epoll_create1(EPOLL_CLOEXEC);
-    if (!R->clients || !R->scratch || R->ep < 0)
+    if (!R->clients || !R->scratch || !R->metrics || R->ep < 0)
         abort();
     for (uint32_t i = 0; i < R->n; i++)
         R->clients[i].role = i == 0                 ? R_CONTROL
@@ -636,6 +666,7 @@ int bench_directory_run(const bench_config_t *cfg, bench_directory_t *r)
         bench_conn_destroy(&R->clients[i].conn);
     close(R->ep);
     free(R->scratch);
+    free(R->metrics);
     free(R->clients);
     free(R);
     return rc;
@@ -683,6 +714,14 @@ void bench_directory_table(FILE *out, const bench_directory_t *r)
     s_row(out, "getRooms -> page", &r->page);
     s_row(out, "connect -> page", &r->first);
     s_row(out, "ping during storm", &r->ping);
+    if (r->turns)
+        fprintf(out,
+                "  %-22s %" PRIu64 " during the storm, p99 <= %.0f ms, %" PRIu64 " over 50 ms\n",
+                "gateway loop turns", r->turns, r->turn_p99_ms, r->turns_over_50ms);
+    if (r->turns)
+        fprintf(out,
+                "  %-22s p99 <= %.0f ms, %" PRIu64 " over 50 ms (the rest: waiting for a CPU)\n",
+                "  their CPU time", r->turn_cpu_p99_ms, r->turns_cpu_over_50ms);
     s_row(out, "search", &r->search);
     fprintf(out,
             "  %-22s %" PRIu64 " found rooms, %" PRIu64 " for nobody's name (%" PRIu64
@@ -727,12 +766,15 @@ void bench_directory_json(FILE *out, const bench_directory_t *r)
     s_json_hist(out, "ping", &r->ping);
     s_json_hist(out, "search", &r->search);
     fprintf(out,
-            ",\"search_hits\":%" PRIu64 ",\"search_misses\":%" PRIu64 ",\"wrong_misses\":%" PRIu64
+            ",\"turns\":%" PRIu64 ",\"turn_p99_ms\":%.1f,\"turns_over_50ms\":%" PRIu64
+            ",\"turn_cpu_p99_ms\":%.1f,\"turns_cpu_over_50ms\":%" PRIu64 ",\"search_hits\":%" PRIu64
+            ",\"search_misses\":%" PRIu64 ",\"wrong_misses\":%" PRIu64
             ",\"rss_before\":%ld,\"rss_after\":%ld,\"closed\":%" PRIu64
             ",\"connect_failed\":%" PRIu64 ",\"bad_messages\":%" PRIu64 ",\"errors_total\":%" PRIu64
             ",\"errors\":{",
-            r->hits, r->misses, r->wrong_misses, r->rss_before, r->rss_after, r->closed,
-            r->connect_failed, r->bad_messages, s_errors(r));
+            r->turns, r->turn_p99_ms, r->turns_over_50ms, r->turn_cpu_p99_ms,
+            r->turns_cpu_over_50ms, r->hits, r->misses, r->wrong_misses, r->rss_before,
+            r->rss_after, r->closed, r->connect_failed, r->bad_messages, s_errors(r));
     bool first = true;
     for (int i = 0; i < BENCH_ERR_COUNT; i++)
         if (r->errors[i]) {

@@ -48,14 +48,19 @@ typedef struct {
     uint64_t created;      //  rooms made by this run
     double create_s;       //  seconds the making took
     //  Storm.
-    uint64_t answered;   //  clients that got their page
-    uint64_t short_page; //  pages with fewer rooms than asked (or than the listing has)
-    bench_hist_t page;   //  getRooms sent -> roomsList, microseconds
-    bench_hist_t first;  //  connection started -> roomsList, microseconds
-    bench_hist_t ping;   //  ping sent -> pong during the storm, microseconds
-    double storm_s;      //  first connect -> last page
-    long rss_before;     //  gateway VmRSS before the storm (bytes, -1 unknown)
-    long rss_after;      //  and with every client answered
+    uint64_t answered;        //  clients that got their page
+    uint64_t short_page;      //  pages with fewer rooms than asked (or than the listing has)
+    bench_hist_t page;        //  getRooms sent -> roomsList, microseconds
+    bench_hist_t first;       //  connection started -> roomsList, microseconds
+    bench_hist_t ping;        //  ping sent -> pong during the storm, microseconds
+    double storm_s;           //  first connect -> last page
+    uint64_t turns;           //  the first gateway's loop turns during the storm (its /metrics)
+    double turn_p99_ms;       //  their 99th percentile, as its bucket's upper bound (-1 unknown)
+    uint64_t turns_over_50ms; //  turns busy for longer than 50 ms
+    double turn_cpu_p99_ms;   //  the 99th percentile of their CPU time (-1 unknown)
+    uint64_t turns_cpu_over_50ms; //  turns with more than 50 ms of CPU time
+    long rss_before;              //  gateway VmRSS before the storm (bytes, -1 unknown)
+    long rss_after;               //  and with every client answered
     //  Search.
     bench_hist_t search; //  getRooms with a query sent -> roomsList, microseconds
     uint64_t hits;       //  searches whose listing was not empty

@@ -22,13 +22,21 @@ void gw_metrics_latency(gw_metrics_t *m, gw_lat_t who, int64_t us)
     m->lat_count[who]++;
 }
 
-void gw_metrics_turn(gw_metrics_t *m, int64_t us)
+//  The bucket of a duration in microseconds.
+static int s_bucket(int64_t us)
 {
     int b = 0;
     while (b < GW_LAT_BUCKETS - 1 && us > s_bounds_us[b])
         b++;
-    m->turn[b]++;
+    return b;
+}
+
+void gw_metrics_turn(gw_metrics_t *m, int64_t us, int64_t cpu_us)
+{
+    m->turn[s_bucket(us)]++;
+    m->turn_cpu[s_bucket(cpu_us)]++;
     m->turn_sum_us += (uint64_t)(us < 0 ? 0 : us);
+    m->turn_cpu_sum_us += (uint64_t)(cpu_us < 0 ? 0 : cpu_us);
     m->turn_count++;
     if (us > 0 && (uint64_t)us > m->turn_max_us)
         m->turn_max_us = (uint64_t)us;
@@ -54,6 +62,23 @@ void gw_metrics_close(gw_metrics_t *m, int code)
 static void s_metric(FILE *f, const char *name, const char *type, const char *help, uint64_t v)
 {
     fprintf(f, "# HELP %s %s\n# TYPE %s %s\n%s %" PRIu64 "\n", name, help, name, type, name, v);
+}
+
+//  A histogram without labels over the latency buckets (counts not cumulative).
+static void s_histogram(FILE *f, const char *name, const char *help, const uint64_t *counts,
+                        uint64_t sum_us, uint64_t count)
+{
+    fprintf(f, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+    uint64_t cumulative = 0;
+    for (int b = 0; b < GW_LAT_BUCKETS; b++) {
+        cumulative += counts[b];
+        if (b < GW_LAT_BUCKETS - 1)
+            fprintf(f, "%s_bucket{le=\"%g\"} %" PRIu64 "\n", name, (double)s_bounds_us[b] / 1e6,
+                    cumulative);
+        else
+            fprintf(f, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n", name, cumulative);
+    }
+    fprintf(f, "%s_sum %g\n%s_count %" PRIu64 "\n", name, (double)sum_us / 1e6, name, count);
 }
 
 char *gw_metrics_render(const gw_metrics_t *m, const gw_gauges_t *g, size_t *len)
@@ -153,20 +178,11 @@ char *gw_metrics_render(const gw_metrics_t *m, const gw_gauges_t *g, size_t *len
         fprintf(f, "chat_gateway_request_seconds_count{peer=\"%s\"} %" PRIu64 "\n", s_lat_names[w],
                 m->lat_count[w]);
     }
-    fprintf(f, "# HELP chat_gateway_loop_turn_seconds busy time of each loop turn (poll to poll)\n"
-               "# TYPE chat_gateway_loop_turn_seconds histogram\n");
-    uint64_t cumulative = 0;
-    for (int b = 0; b < GW_LAT_BUCKETS; b++) {
-        cumulative += m->turn[b];
-        if (b < GW_LAT_BUCKETS - 1)
-            fprintf(f, "chat_gateway_loop_turn_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
-                    (double)s_bounds_us[b] / 1e6, cumulative);
-        else
-            fprintf(f, "chat_gateway_loop_turn_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n",
-                    cumulative);
-    }
-    fprintf(f, "chat_gateway_loop_turn_seconds_sum %g\n", (double)m->turn_sum_us / 1e6);
-    fprintf(f, "chat_gateway_loop_turn_seconds_count %" PRIu64 "\n", m->turn_count);
+    s_histogram(f, "chat_gateway_loop_turn_seconds", "busy time of each loop turn (poll to poll)",
+                m->turn, m->turn_sum_us, m->turn_count);
+    s_histogram(f, "chat_gateway_loop_turn_cpu_seconds",
+                "CPU time the loop thread had in each turn", m->turn_cpu, m->turn_cpu_sum_us,
+                m->turn_count);
     fprintf(f,
             "# HELP chat_gateway_loop_turn_max_seconds the longest loop turn\n"
             "# TYPE chat_gateway_loop_turn_max_seconds gauge\n"

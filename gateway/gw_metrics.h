@@ -61,7 +61,9 @@ typedef struct {
     uint64_t lat_sum_us[GW_LAT_COUNT];          //  sum of latencies
     uint64_t lat_count[GW_LAT_COUNT];           //  number of latencies
     uint64_t turn[GW_LAT_BUCKETS];              //  loop turns by busy time (not cumulative)
+    uint64_t turn_cpu[GW_LAT_BUCKETS];          //  loop turns by CPU time of the thread
     uint64_t turn_sum_us;                       //  busy time of all turns
+    uint64_t turn_cpu_sum_us;                   //  CPU time of all turns
     uint64_t turn_count;                        //  turns
     uint64_t turn_max_us;                       //  the longest turn
 } gw_metrics_t;
@@ -82,8 +84,10 @@ typedef struct {
 void gw_metrics_latency(gw_metrics_t *m, gw_lat_t who, int64_t us);
 
 //  Records one loop turn that was busy for us (from the poll's return to
-//  the next poll): what a client whose message just arrived waits, at most.
-void gw_metrics_turn(gw_metrics_t *m, int64_t us);
+//  the next poll): what a client whose message just arrived waits, at most;
+//  and cpu_us of CPU time the thread had in it (the rest of us, it waited
+//  for a CPU: on a shared machine, other processes' doing).
+void gw_metrics_turn(gw_metrics_t *m, int64_t us, int64_t cpu_us);
 
 //  Records an error reply / a close the gateway initiated.
 void gw_metrics_error(gw_metrics_t *m, gw_err_t err);

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 
 //  Period of the timer that runs deadlines, heartbeats and sweeps.
 #define S_TICK_US 20000
@@ -49,6 +50,7 @@ typedef struct {
     ev_check turn_begin;    //  the poll returned: a turn's work begins
     ev_prepare turn_end;    //  about to poll: the turn's work is done
     int64_t turn_us;        //  when the current turn began, 0 = not known
+    int64_t turn_cpu_us;    //  the thread's CPU time then
     void *foreign_loops[1]; //  what lws is given: the loop
 } s_server_t;
 
@@ -226,17 +228,27 @@ static void s_on_stop(struct ev_loop *loop, ev_async *w, int revents)
     ev_break(loop, EVBREAK_ALL);
 }
 
+//  CPU time of the calling thread, microseconds.
+static int64_t s_cpu_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static void s_on_turn_begin(struct ev_loop *loop, ev_check *w, int revents)
 {
     s_server_t *srv = lws_container_of(w, s_server_t, turn_begin);
     srv->turn_us = chat_mono_us();
+    srv->turn_cpu_us = s_cpu_us();
 }
 
 static void s_on_turn_end(struct ev_loop *loop, ev_prepare *w, int revents)
 {
     s_server_t *srv = lws_container_of(w, s_server_t, turn_end);
     if (srv->turn_us)
-        gw_metrics_turn(&srv->gw.metrics, chat_mono_us() - srv->turn_us);
+        gw_metrics_turn(&srv->gw.metrics, chat_mono_us() - srv->turn_us,
+                        s_cpu_us() - srv->turn_cpu_us);
     srv->turn_us = 0;
 }
 
