@@ -362,17 +362,38 @@ static size_t s_key_after(const gw_catalog_t *self, const char *key, const char 
     return lo;
 }
 
-//  Moves the pending rooms into by_key: one by one when they are few,
-//  else by sorting the whole (a snapshot's worth at once).
+//  Sorts the pending rooms and merges them into by_key: O(pending log
+//  pending + rooms), so a snapshot merged page by page never sorts the
+//  whole catalog in one go.
+static void s_merge_pending(gw_catalog_t *self)
+{
+    s_list_t *keys = &self->by_key, *pending = &self->pending;
+    qsort(pending->items, pending->n, sizeof *pending->items, s_by_key);
+    size_t n = keys->n, m = pending->n;
+    for (size_t i = 0; i < m; i++)
+        s_push(keys, NULL); //  room for the merge, filled from the end
+    size_t i = n, j = m, k = n + m;
+    while (j > 0) {
+        if (i > 0 && s_by_key(&keys->items[i - 1], &pending->items[j - 1]) > 0)
+            keys->items[--k] = keys->items[--i];
+        else
+            keys->items[--k] = pending->items[--j];
+    }
+}
+
+//  Moves the pending rooms into by_key: one by one when they are few, else
+//  merged in as a sorted run (a snapshot's page).
 static void s_settle_names(gw_catalog_t *self)
 {
     if (!self->pending.n && !self->resort)
         return;
     s_list_t *keys = &self->by_key;
-    if (self->resort || self->pending.n > S_INSERT_MAX) {
+    if (self->resort) {
         for (size_t i = 0; i < self->pending.n; i++)
             s_push(keys, self->pending.items[i]);
         qsort(keys->items, keys->n, sizeof *keys->items, s_by_key);
+    } else if (self->pending.n > S_INSERT_MAX) {
+        s_merge_pending(self);
     } else {
         for (size_t i = 0; i < self->pending.n; i++) {
             s_entry_t *e = self->pending.items[i];
@@ -542,8 +563,6 @@ static void s_page_add(s_page_t *page, const s_entry_t *e)
 void gw_catalog_prepare(gw_catalog_t *self)
 {
     s_settle_names(self);
-    s_settle_text(self);
-    s_settle_online(self);
 }
 
 long gw_catalog_page(gw_catalog_t *self, const char *query, const char *cursor_text, uint32_t limit,

@@ -236,8 +236,7 @@ void gw_directory_on_snapshot(gw_t *gw, const Chat__ListRoomsReply *reply, bool 
         if (e->placement)
             s_placed(self, e->placement, e->live);
     }
-    if (last)
-        gw_catalog_prepare(self->catalog);
+    gw_catalog_prepare(self->catalog);
     if (last && !self->loaded) {
         self->loaded = true;
         chat_info("directory: %zu rooms", gw_catalog_count(self->catalog));

@@ -324,3 +324,36 @@ Test(catalog, a_search_over_100000_names_is_right_and_fast, .timeout = 120)
     cr_expect_str_eq(rooms[2].id, "room-70000");
     cr_expect_eq(total, N);
 }
+
+Test(catalog, batches_of_rooms_merged_in_keep_the_name_order)
+{
+    //  Three batches bigger than the one-by-one insertion handles, then a
+    //  few: each batch is merged into the rooms listed before.
+    char id[32], name[32];
+    unsigned n = 0;
+    for (int batch = 0; batch < 4; batch++) {
+        unsigned size = batch < 3 ? 700 : 5;
+        for (unsigned k = 0; k < size; k++, n++) {
+            snprintf(id, sizeof id, "r-%u", n);
+            snprintf(name, sizeof name, "Name %05u", (n * 7919u) % 100000u);
+            s_put(id, name, n);
+        }
+        gw_catalog_prepare(s_cat);
+    }
+    Chat__RoomInfo rooms[200];
+    uint64_t total = 0;
+    char next[GW_CATALOG_CURSOR_MAX] = "", cursor[GW_CATALOG_CURSOR_MAX];
+    char prev[64] = "";
+    unsigned seen = 0;
+    do {
+        snprintf(cursor, sizeof cursor, "%s", next);
+        long got = gw_catalog_page(s_cat, "", seen ? cursor : NULL, 200, rooms, &total, next);
+        cr_assert_geq(got, 0);
+        for (long i = 0; i < got; i++, seen++) {
+            cr_assert(strcmp(rooms[i].name, prev) > 0, "%s after %s", rooms[i].name, prev);
+            snprintf(prev, sizeof prev, "%s", rooms[i].name);
+        }
+    } while (next[0]);
+    cr_expect_eq(seen, n, "every room once");
+    cr_expect_eq(total, n);
+}
