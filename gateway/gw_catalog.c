@@ -57,6 +57,13 @@ struct gw_catalog {
     uint64_t version;                                  //  bumped by every listing change
 };
 
+//  Sorts list with cmp (qsort must not be given the NULL of an empty list).
+static void s_sort(s_list_t *list, int (*cmp)(const void *, const void *))
+{
+    if (list->n > 1)
+        qsort(list->items, list->n, sizeof *list->items, cmp);
+}
+
 static void s_push(s_list_t *list, s_entry_t *e)
 {
     if (list->n == list->cap) {
@@ -368,7 +375,7 @@ static size_t s_key_after(const gw_catalog_t *self, const char *key, const char 
 static void s_merge_pending(gw_catalog_t *self)
 {
     s_list_t *keys = &self->by_key, *pending = &self->pending;
-    qsort(pending->items, pending->n, sizeof *pending->items, s_by_key);
+    s_sort(pending, s_by_key);
     size_t n = keys->n, m = pending->n;
     for (size_t i = 0; i < m; i++)
         s_push(keys, NULL); //  room for the merge, filled from the end
@@ -391,7 +398,7 @@ static void s_settle_names(gw_catalog_t *self)
     if (self->resort) {
         for (size_t i = 0; i < self->pending.n; i++)
             s_push(keys, self->pending.items[i]);
-        qsort(keys->items, keys->n, sizeof *keys->items, s_by_key);
+        s_sort(keys, s_by_key);
     } else if (self->pending.n > S_INSERT_MAX) {
         s_merge_pending(self);
     } else {
@@ -461,7 +468,7 @@ static void s_settle_online(gw_catalog_t *self)
                 s_push(&self->online, e);
         }
     }
-    qsort(self->online.items, self->online.n, sizeof *self->online.items, s_by_listing);
+    s_sort(&self->online, s_by_listing);
     self->online_dirty = false;
 }
 
@@ -623,8 +630,7 @@ size_t gw_catalog_all(gw_catalog_t *self, Chat__RoomInfo *out)
         self->by_created.n = 0;
         for (s_entry_t *e = zhashx_first(self->by_id); e; e = zhashx_next(self->by_id))
             s_push(&self->by_created, e);
-        qsort(self->by_created.items, self->by_created.n, sizeof *self->by_created.items,
-              s_by_creation);
+        s_sort(&self->by_created, s_by_creation);
         self->created_dirty = false;
     }
     for (size_t i = 0; i < self->by_created.n; i++)

@@ -357,3 +357,26 @@ Test(catalog, batches_of_rooms_merged_in_keep_the_name_order)
     cr_expect_eq(seen, n, "every room once");
     cr_expect_eq(total, n);
 }
+
+Test(catalog, an_empty_catalog_and_one_without_figures_list_what_they_have)
+{
+    char out[256], next[GW_CATALOG_CURSOR_MAX];
+    uint64_t total = 7;
+    cr_expect_eq(s_page("", NULL, 10, out, &total, next), 0);
+    cr_expect_eq(total, 0);
+    cr_expect_eq(s_page("x", NULL, 10, out, &total, next), 0);
+    Chat__RoomInfo none[1];
+    cr_expect_eq(gw_catalog_all(s_cat, none), 0);
+    s_put("b", "B", 1);
+    s_put("a", "a", 2);
+    cr_assert_eq(s_page("", NULL, 10, out, &total, next), 2, "no roomd said anything yet");
+    cr_expect_str_eq(out, "a b");
+    cr_expect_eq(total, 2);
+    //  Figures in which nobody is online: still no room with users.
+    const char *b[] = {"b"};
+    const int u0[] = {0}, s5[] = {5};
+    Chat__Envelope *env = s_figures(1, b, u0, s5);
+    cr_expect(gw_catalog_figures(s_cat, 1, &env, NULL, 0), "b's last seq changed");
+    cr_assert_eq(s_page("", NULL, 10, out, &total, next), 2);
+    cr_expect_str_eq(out, "a b");
+}
