@@ -9,10 +9,13 @@
  *  one: nobody asking costs the roomds nothing.
  *
  *  Answers:
- *    - a paged getRooms (limit, query or cursor) at once, with figures up
- *      to a round old, once the catalog is loaded and one round is in;
+ *    - a paged getRooms (limit, query or cursor) at once, with the figures
+ *      of the last round, while rounds keep coming (the last one started
+ *      at most two refresh periods ago); after a quiet spell, and before
+ *      the first round, it waits for the next round;
  *    - a v1 getRooms (every room, oldest first) after the next round, so
  *      that what happened before it was asked shows in it.
+ *  Both wait for the catalog's first whole snapshot.
  *  A request that must wait is held (it counts in its session's pending
  *  requests) and answered with the others when the catalog or the round is
  *  in. Without a catalog after --directory-wait-ms: unavailable.
