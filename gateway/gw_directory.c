@@ -23,6 +23,7 @@ typedef struct {
     char *name;     //  node name
     char *instance; //  its current instance, "" when not known
     bool live;      //  the registry counts it live
+    bool placed;    //  a room was placed on it (the bridge knows its endpoints)
 } s_node_t;
 
 //  A page encoded once, for every session that asks for it.
@@ -154,7 +155,7 @@ static uint32_t s_slot(gw_directory_t *self, const char *name)
     if (!grown)
         abort();
     self->nodes = grown;
-    self->nodes[self->n_nodes] = (s_node_t){s_dup(name), s_dup(""), false};
+    self->nodes[self->n_nodes] = (s_node_t){s_dup(name), s_dup(""), false, false};
     slot = ++self->n_nodes;
     zhashx_insert(self->slots, name, (void *)slot);
     return (uint32_t)slot;
@@ -195,7 +196,10 @@ static void s_placed(gw_directory_t *self, const Chat__Placement *p, bool live)
     if (!p || !p->room_id || !p->node || !*p->node)
         return;
     uint32_t slot = s_slot(self, p->node);
+    if (!slot)
+        return;
     s_node_state(self, slot, p->instance, live);
+    self->nodes[slot - 1].placed = true;
     gw_catalog_place(self->catalog, p->room_id, slot);
 }
 
@@ -433,8 +437,10 @@ static void s_start_round(gw_t *gw, int64_t now)
     uint32_t *slots = calloc(self->n_nodes + 1, sizeof *slots);
     if (!slots)
         abort();
+    //  A node that holds none of the rooms has no figures to give (and the
+    //  gateway may not even know its endpoints).
     for (size_t i = 0; i < self->n_nodes; i++)
-        if (self->nodes[i].live && *self->nodes[i].instance)
+        if (self->nodes[i].live && self->nodes[i].placed && *self->nodes[i].instance)
             slots[n++] = (uint32_t)(i + 1);
     self->asking = (int)n;
     const char **ids = calloc(S_ASK_MAX, sizeof *ids);
