@@ -8,8 +8,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static gw_catalog_t *s_cat;
+
+//  CPU time of this thread, microseconds.
+static int64_t s_cpu_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 static void s_setup(void)
 {
@@ -304,19 +313,22 @@ Test(catalog, a_search_over_100000_names_is_right_and_fast, .timeout = 120)
     cr_assert_eq(gw_catalog_page(s_cat, query, NULL, 50, rooms, &total, next), 50);
     int64_t settle_us = chat_mono_us() - first;
     cr_expect_eq(total, expected);
-    int64_t worst = 0, sum = 0;
+    //  CPU time, not wall time: on a shared machine a search may wait for a
+    //  core, which says nothing about what it costs.
+    int64_t worst = 0, sum = 0, cpu_worst = 0;
     for (int k = 0; k < 20; k++) {
-        int64_t t0 = chat_mono_us();
+        int64_t t0 = chat_mono_us(), c0 = s_cpu_us();
         gw_catalog_page(s_cat, k % 2 ? "jazz" : query, NULL, 50, rooms, &total, next);
-        int64_t us = chat_mono_us() - t0;
+        int64_t us = chat_mono_us() - t0, cpu = s_cpu_us() - c0;
         sum += us;
         worst = us > worst ? us : worst;
+        cpu_worst = cpu > cpu_worst ? cpu : cpu_worst;
     }
     printf("catalog: 100000 rooms, first search %.2f ms (sorts and builds the text), then mean "
-           "%.2f ms, worst %.2f ms\n",
-           settle_us / 1e3, sum / 20 / 1e3, worst / 1e3);
+           "%.2f ms, worst %.2f ms (%.2f ms of CPU)\n",
+           settle_us / 1e3, sum / 20 / 1e3, worst / 1e3, cpu_worst / 1e3);
     //  Far from the 20 ms a search may take end to end, even under ASan.
-    cr_expect_lt(worst, 250000, "a search took %lld us", (long long)worst);
+    cr_expect_lt(cpu_worst, 250000, "a search took %lld us of CPU", (long long)cpu_worst);
     //  Pages of the whole listing: the first one holds the busy rooms.
     cr_assert_eq(gw_catalog_page(s_cat, "", NULL, 50, rooms, &total, next), 50);
     cr_expect_str_eq(rooms[0].id, "room-7");
