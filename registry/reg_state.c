@@ -144,9 +144,7 @@ reg_state_t *reg_state_new(reg_store_t *store, int64_t now_ms)
     state->store = store;
     state->rooms = zhashx_new();
     zhashx_set_destructor(state->rooms, s_room_free);
-    zhashx_set_key_hasher(state->rooms, chat_text_hash);
     state->names = zhashx_new();
-    zhashx_set_key_hasher(state->names, chat_text_hash);
     state->nodes = zhashx_new();
     zhashx_set_destructor(state->nodes, s_node_free);
     if (reg_store_each_room(store, s_load_room, state) != 0 ||
