@@ -96,6 +96,25 @@ void gwt_wait_live(gwt_cluster_t *c, int count)
               "%d roomds did not become live", count);
 }
 
+static void s_wait_healthy(gwt_cluster_t *c, int g)
+{
+    int64_t deadline = chat_mono_ms() + 20000;
+    char body[256];
+    while (gwt_http_get(c, g, "/healthz", body, sizeof body) != 200 && chat_mono_ms() < deadline)
+        chat_sleep_ms(50);
+    cr_assert_eq(gwt_http_get(c, g, "/healthz", body, sizeof body), 200,
+                 "gateway %d is not healthy", g);
+}
+
+int gwt_gateway_add(gwt_cluster_t *c, const char *const *extra)
+{
+    cr_assert_lt(c->gateways, GWT_GATEWAYS, "at most %d gateways", GWT_GATEWAYS);
+    int g = c->gateways++;
+    s_gateway_start(c, g, extra);
+    s_wait_healthy(c, g);
+    return g;
+}
+
 void gwt_start(gwt_cluster_t *c, int gateways, const char *const *gateway_extra)
 {
     memset(c, 0, sizeof *c);
@@ -121,15 +140,8 @@ void gwt_start(gwt_cluster_t *c, int gateways, const char *const *gateway_extra)
     c->gateways = gateways;
     for (int g = 0; g < gateways; g++)
         s_gateway_start(c, g, gateway_extra);
-    for (int g = 0; g < gateways; g++) {
-        int64_t deadline = chat_mono_ms() + 20000;
-        char body[256];
-        while (gwt_http_get(c, g, "/healthz", body, sizeof body) != 200 &&
-               chat_mono_ms() < deadline)
-            chat_sleep_ms(50);
-        cr_assert_eq(gwt_http_get(c, g, "/healthz", body, sizeof body), 200,
-                     "gateway %d is not healthy", g);
-    }
+    for (int g = 0; g < gateways; g++)
+        s_wait_healthy(c, g);
 }
 
 void gwt_stop(gwt_cluster_t *c)
