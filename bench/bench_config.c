@@ -18,7 +18,7 @@ static const char *s_usage =
     "Exit status: 0 when nothing was lost, duplicated, reordered or left unacked;\n"
     "1 when something was; 2 for bad flags; 3 when the setup failed.\n\n"
     "scenarios (--scenario NAME; flags given explicitly win):\n"
-    "  fanout, chatter, ingest, idle (see docs/benchmarks.md)";
+    "  fanout, chatter, ingest, idle, directory (see docs/benchmarks.md)";
 
 //  Strings as parsed (borrowed from argv, the environment or the defaults).
 typedef struct {
@@ -27,7 +27,7 @@ typedef struct {
     const char *pids;     //  --gateway-pid
 } s_text_t;
 
-#define S_OPTIONS 20
+#define S_OPTIONS 23
 
 static void s_table(bench_config_t *c, s_text_t *t, chat_option_t *opts)
 {
@@ -35,7 +35,7 @@ static void s_table(bench_config_t *c, s_text_t *t, chat_option_t *opts)
         {"url", "CHAT_BENCH_URL", CHAT_OPT_STRING, "ws://127.0.0.1:8080/ws",
          "gateway WebSocket URLs, comma-separated", &t->url},
         {"scenario", "CHAT_BENCH_SCENARIO", CHAT_OPT_STRING, "",
-         "preset: fanout, chatter, ingest or idle", &c->scenario},
+         "preset: fanout, chatter, ingest, idle or directory", &c->scenario},
         {"connections", "CHAT_BENCH_CONNECTIONS", CHAT_OPT_INT, NULL,
          "WebSocket connections (default: scenario, else 100)", &c->connections},
         {"rooms", "CHAT_BENCH_ROOMS", CHAT_OPT_INT, NULL,
@@ -70,6 +70,13 @@ static void s_table(bench_config_t *c, s_text_t *t, chat_option_t *opts)
          "gateway pids to sample (comma-separated; empty: find local ones by port)", &t->pids},
         {"tmp-dir", "CHAT_BENCH_TMP_DIR", CHAT_OPT_STRING, "/tmp",
          "directory for the ingest baseline's LMDB (use the roomd's disk)", &c->tmp_dir},
+        {"page-limit", "CHAT_BENCH_PAGE_LIMIT", CHAT_OPT_INT, "50",
+         "directory: rooms per getRooms page", &c->page_limit},
+        {"searches", "CHAT_BENCH_SEARCHES", CHAT_OPT_INT, "200",
+         "directory: searches timed after the storm", &c->searches},
+        {"creators", "CHAT_BENCH_CREATORS", CHAT_OPT_INT, "8",
+         "directory: connections that create the missing rooms (--window each in flight)",
+         &c->creators},
         {"json", "CHAT_BENCH_JSON", CHAT_OPT_BOOL, NULL, "print one JSON object, not the table",
          &c->json},
         {NULL, NULL, 0, NULL, NULL, NULL},
@@ -105,8 +112,10 @@ static int s_check(const bench_config_t *c)
     const char *bad = NULL;
     if (c->connections < 1 || c->connections > 1000000)
         bad = "--connections must be 1..1000000";
-    else if (c->rooms < 1 || c->rooms > c->connections)
+    else if (c->rooms < 1 || (c->rooms > c->connections && strcmp(c->scenario, "directory") != 0))
         bad = "--rooms must be 1..connections";
+    else if (c->page_limit < 1 || c->page_limit > 200 || c->searches < 0 || c->creators < 1)
+        bad = "--page-limit must be 1..200, --searches >= 0, --creators >= 1";
     else if (c->senders < 0 || c->senders > c->connections)
         bad = "--senders must be 0..connections";
     else if (c->rate < 0 || c->window < 1)

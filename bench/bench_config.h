@@ -36,6 +36,9 @@ typedef struct {
     const char *user_prefix;          //  users are "<prefix>-<i>"
     bench_baseline_kind_t baseline;   //  same-run baseline
     const char *tmp_dir;              //  where the ingest baseline writes LMDB
+    long page_limit;                  //  directory: rooms per page asked for
+    long searches;                    //  directory: searches timed after the storm
+    long creators;                    //  directory: connections creating missing rooms
     bool json;                        //  print JSON instead of the table
     pid_t pids[BENCH_URLS_MAX];       //  gateways whose memory is sampled
     size_t n_pids;                    //  entries in pids

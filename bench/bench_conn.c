@@ -117,7 +117,7 @@ int bench_url_resolve(bench_url_t *url)
 //  cryptographic; a syscall per frame would cost more than the frame.
 static uint64_t s_random(void)
 {
-    static uint64_t state;
+    static _Thread_local uint64_t state;
     if (!state)
         state = (uint64_t)chat_mono_us() * 0x9E3779B97F4A7C15ULL ^ (uint64_t)getpid();
     state ^= state >> 12;
@@ -226,7 +226,7 @@ static void s_write(bench_conn_t *c, const uint8_t *data, size_t len)
 
 static int s_send_frame(bench_conn_t *c, int opcode, const void *payload, size_t len)
 {
-    static uint8_t frame[S_TX_MAX];
+    static _Thread_local uint8_t frame[S_TX_MAX];
     if (c->state != S_OPEN || c->write_failed || len > S_TX_MAX - CHAT_WSFRAME_HEADER_MAX)
         return -1;
     uint64_t r = s_random();

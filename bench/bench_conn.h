@@ -14,6 +14,9 @@
  *  the socket; what the kernel does not take is kept and flushed when the
  *  socket is writable again.
  *
+ *  Connections may live on several threads (each connection on one: its
+ *  epoll's); the codec's scratch space is per thread.
+ *
  *  Callbacks run inside bench_conn_event. They may send on any connection
  *  and close any connection (their own included), never destroy one. A
  *  write error does not call back: the connection stops sending and its

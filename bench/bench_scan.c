@@ -20,6 +20,7 @@ typedef enum {
     S_CTX_ROOM,         //  top-level "room"
     S_CTX_HISTORY,      //  top-level "history" (an array)
     S_CTX_HISTORY_ITEM, //  one message of "history"
+    S_CTX_ROOMS,        //  top-level "rooms" (an array, counted)
 } s_ctx_t;
 
 //  Where a value goes: a string span, or a non-negative integer.
@@ -175,6 +176,12 @@ static s_ctx_t s_route(s_scanner_t *sc, s_ctx_t ctx, bench_span_t key, s_sink_t 
             *sink = (s_sink_t){NULL, &sc->top_seq, &sc->top_seq_set};
         else if (bench_span_eq(key, "retryAfterMs"))
             sink->num = &out->retry_after_ms;
+        else if (bench_span_eq(key, "total"))
+            *sink = (s_sink_t){NULL, &out->total, &out->has_total};
+        else if (bench_span_eq(key, "cursor"))
+            sink->str = &out->cursor;
+        else if (bench_span_eq(key, "rooms"))
+            return S_CTX_ROOMS;
         else if (bench_span_eq(key, "message"))
             return S_CTX_MESSAGE;
         else if (bench_span_eq(key, "room"))
@@ -255,6 +262,8 @@ static int s_array(s_scanner_t *sc, s_ctx_t ctx)
             return -1;
         if (item == S_CTX_HISTORY_ITEM && sc->item_seq_set && sc->item_seq > sc->out->history_seq)
             sc->out->history_seq = sc->item_seq;
+        if (ctx == S_CTX_ROOMS)
+            sc->out->n_rooms++;
         s_space(sc);
         if (sc->p >= sc->end)
             return -1;
@@ -279,7 +288,7 @@ static int s_value(s_scanner_t *sc, s_ctx_t ctx, s_sink_t sink)
     case '{':
         if (++sc->depth > S_DEPTH_MAX)
             return -1;
-        rc = s_object(sc, ctx == S_CTX_HISTORY ? S_CTX_SKIP : ctx);
+        rc = s_object(sc, ctx == S_CTX_HISTORY || ctx == S_CTX_ROOMS ? S_CTX_SKIP : ctx);
         sc->depth--;
         return rc;
     case '[':
@@ -312,6 +321,8 @@ static const struct {
     {"connected", BENCH_MSG_CONNECTED},
     {"roomJoined", BENCH_MSG_ROOM_JOINED},
     {"roomCreated", BENCH_MSG_ROOM_CREATED},
+    {"roomsList", BENCH_MSG_ROOMS_LIST},
+    {"pong", BENCH_MSG_PONG},
 };
 
 int bench_scan(const char *text, size_t len, bench_msg_t *out)

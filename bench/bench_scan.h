@@ -33,6 +33,8 @@ typedef enum {
     BENCH_MSG_CONNECTED,    //  connected
     BENCH_MSG_ROOM_JOINED,  //  roomJoined
     BENCH_MSG_ROOM_CREATED, //  roomCreated
+    BENCH_MSG_ROOMS_LIST,   //  roomsList
+    BENCH_MSG_PONG,         //  pong
 } bench_msg_type_t;
 
 typedef struct {
@@ -47,6 +49,10 @@ typedef struct {
     bench_span_t message_type; //  message.messageType
     uint64_t history_seq;      //  roomJoined: highest history[].seq, 0 when empty
     uint64_t retry_after_ms;   //  error: "retryAfterMs", 0 when absent
+    uint32_t n_rooms;          //  roomsList: entries of "rooms"
+    bool has_total;            //  roomsList: "total" was present
+    uint64_t total;            //  roomsList: "total"
+    bench_span_t cursor;       //  roomsList: "cursor" when a string (p NULL for null)
 } bench_msg_t;
 
 //  Scans text[0..len). Returns 0 with *out filled, or -1 when the text is

@@ -12,6 +12,10 @@ static const bench_scenario_t s_table[] = {
      100, 0, 32, 100, 10, 3, "ingest"},
     {"idle", "15000 connections in 150 rooms that only connect and join", 15000, 150, 0, 0, 1, 100,
      10, 2, "none"},
+    {"directory",
+     "100000 rooms (made when missing); 5000 clients connect and ask for the first page at once, "
+     "a ping meanwhile; then searches",
+     5000, 100000, 0, 0, 8, 100, 10, 0, "none"},
     {NULL, NULL, 0, 0, 0, 0, 0, 0, 0, 0, NULL},
 };
 
@@ -31,5 +35,5 @@ const bench_scenario_t *bench_scenarios(void)
 void bench_scenarios_print(FILE *out)
 {
     for (const bench_scenario_t *s = s_table; s->name; s++)
-        fprintf(out, "  %-8s %s; baseline %s\n", s->name, s->summary, s->baseline);
+        fprintf(out, "  %-9s %s; baseline %s\n", s->name, s->summary, s->baseline);
 }

@@ -1,10 +1,12 @@
 /*  chat-bench: load generator for the chat cluster (docs/benchmarks.md).
  *
  *  Runs the workload (bench_load) against one or more gateways, then the
- *  same-run baseline when asked, and prints the table or --json.
+ *  same-run baseline when asked, and prints the table or --json. The
+ *  directory scenario has its own client and report (bench_directory).
  */
 #include "bench_baseline.h"
 #include "bench_config.h"
+#include "bench_directory.h"
 #include "bench_load.h"
 #include "bench_report.h"
 #include "chat_log.h"
@@ -13,6 +15,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 //  Fan-out: the messageReceived frame the run delivered, to as many sockets
 //  as there were connections, as many frames in all as the window delivered
@@ -57,6 +60,20 @@ int main(int argc, char **argv)
     chat_log_init("chat-bench", CHAT_LOG_INFO);
     signal(SIGPIPE, SIG_IGN);
 
+    if (strcmp(cfg.scenario, "directory") == 0) {
+        bench_directory_t *dir = malloc(sizeof *dir);
+        if (!dir || bench_directory_run(&cfg, dir) != 0) {
+            free(dir);
+            return 3;
+        }
+        if (cfg.json)
+            bench_directory_json(stdout, dir);
+        else
+            bench_directory_table(stdout, dir);
+        bool ok = bench_directory_ok(dir);
+        free(dir);
+        return ok ? 0 : 1;
+    }
     bench_result_t *res = malloc(sizeof *res);
     if (!res)
         return 3;

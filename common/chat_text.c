@@ -106,3 +106,19 @@ size_t chat_room_slug(const char *name, char *out)
     out[n] = '\0';
     return n;
 }
+
+size_t chat_text_hash(const void *key)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (const unsigned char *p = key; *p; p++) {
+        h ^= *p;
+        h *= 0x100000001b3ULL;
+    }
+    //  The final mix of MurmurHash3: every input bit reaches the low bits.
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return (size_t)h;
+}

@@ -37,4 +37,11 @@ bool chat_valid_room_id(const char *id);
 //  letter or digit.
 size_t chat_room_slug(const char *name, char *out);
 
+//  A hash of the C string key, for zhashx_set_key_hasher on tables of many
+//  ids: FNV-1a with a final mix. CZMQ's own (Bernstein) puts ids that
+//  differ only in their last characters into long chains, and zhashx grows
+//  its bucket array on every long chain it meets: 134 MB of buckets for
+//  100,000 room ids, against a few MB with this one.
+size_t chat_text_hash(const void *key);
+
 #endif

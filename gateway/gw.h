@@ -6,6 +6,7 @@
  *  own state behind opaque pointers; this header only ties them together.
  *
  *      gw_server     lws context, protocols, timers, run loop
+ *      gw_listen     the listening socket, accepted a burst per loop turn
  *      gw_http       /healthz, /metrics, the upgrade gate (files at / are an lws mount)
  *      gw_origin     which pages may open /ws (--allowed-origins)
  *      gw_session    UserSession: one per WebSocket connection
@@ -14,6 +15,7 @@
  *      gw_placement  room -> roomd placement cache
  *      gw_rooms      rooms with local members: seq, gaps, fan-out
  *      gw_registry   registry PUB: placements, roomCreated, health
+ *      gw_directory  getRooms from the gateway's own catalog (gw_catalog)
  *      gw_bridge     ZeroMQ sockets inside the lws loop
  */
 #ifndef GW_H
@@ -35,6 +37,8 @@ typedef struct gw_ops gw_ops_t;
 typedef struct gw_rooms gw_rooms_t;
 typedef struct gw_placements gw_placements_t;
 typedef struct gw_registry gw_registry_t;
+typedef struct gw_directory gw_directory_t;
+typedef struct gw_listen gw_listen_t;
 
 //  Bytes gathered into one lws_write (several queued frames per write).
 #define GW_SCRATCH_SIZE 65536
@@ -44,12 +48,14 @@ struct gw {
     char id[40];                 //  "gw-<hex>": ROUTER routing id, SessionRef.gateway
     struct lws_context *context; //  the lws context (one service thread)
     struct lws_vhost *vhost;     //  its only vhost
+    gw_listen_t *listener;       //  the listening socket
     gw_metrics_t metrics;        //  counters
     gw_bridge_t *bridge;         //  ZeroMQ sockets
     gw_ops_t *ops;               //  requests in flight
     gw_rooms_t *rooms;           //  rooms with local members
     gw_placements_t *placements; //  placement cache
     gw_registry_t *registry;     //  registry PUB state, health
+    gw_directory_t *directory;   //  the room catalog getRooms is served from
     gw_session_t *sessions;      //  open sessions, newest first
     gw_idmap_t *conns;           //  conn id -> session
     uint64_t next_conn;          //  last conn id issued

@@ -203,10 +203,15 @@ void gw_buf_json_key(gw_buf_t **buf, const char *name, bool comma)
 
 void gw_buf_finish(gw_buf_t *buf, int opcode)
 {
+    gw_buf_finish_fragment(buf, opcode, true);
+}
+
+void gw_buf_finish_fragment(gw_buf_t *buf, int opcode, bool fin)
+{
     assert(!buf->finished);
     uint64_t payload = buf->len - S_HEADROOM;
     uint8_t header[CHAT_WSFRAME_HEADER_MAX];
-    size_t n = chat_wsframe_header(header, opcode, true, payload, NULL);
+    size_t n = chat_wsframe_header(header, opcode, fin, payload, NULL);
     buf->start = (uint32_t)(S_HEADROOM - n);
     memcpy(buf->data + buf->start, header, n);
     buf->finished = true;

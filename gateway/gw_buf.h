@@ -42,6 +42,13 @@ void gw_buf_json_key(gw_buf_t **buf, const char *name, bool comma);
 //  in front of the payload. After this the buffer is read-only.
 void gw_buf_finish(gw_buf_t *buf, int opcode);
 
+//  The same for one fragment of a message (RFC 6455 5.4): opcode is the
+//  message's for the first fragment and CHAT_WS_OP_CONT for the others; fin
+//  marks the last. A message is shared in part this way: a common first
+//  fragment, then a small last one per recipient. The fragments of one
+//  message must be queued back to back (control frames may come between).
+void gw_buf_finish_fragment(gw_buf_t *buf, int opcode, bool fin);
+
 //  A finished control frame (ping, pong, close) with payload (<= 125 bytes).
 gw_buf_t *gw_buf_new_control(int opcode, const void *payload, size_t len);
 

@@ -5,7 +5,6 @@
 #include "chat_registry.h"
 #include "gw_origin.h"
 
-#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -15,7 +14,7 @@
 #endif
 
 //  Entries of the option table, its end marker included.
-#define S_OPTIONS 23
+#define S_OPTIONS 26
 
 //  The option table over config's fields.
 static void s_table(gw_config_t *c, chat_option_t *opts)
@@ -56,13 +55,22 @@ static void s_table(gw_config_t *c, chat_option_t *opts)
         {"retry-ms", "CHAT_RETRY_MS", CHAT_OPT_INT, "2500",
          "retry a room request this long before answering unavailable", &c->retry_ms},
         {"rooms-info-timeout-ms", "CHAT_ROOMS_INFO_TIMEOUT_MS", CHAT_OPT_INT, "1000",
-         "getRooms waits this long for the roomds' figures", &c->rooms_info_timeout_ms},
+         "a directory refresh waits this long for a roomd's figures", &c->rooms_info_timeout_ms},
+        {"directory-refresh-ms", "CHAT_DIRECTORY_REFRESH_MS", CHAT_OPT_INT, "1000",
+         "ask the roomds for users and last seqs at most once per this (while getRooms come)",
+         &c->directory_refresh_ms},
+        {"directory-wait-ms", "CHAT_DIRECTORY_WAIT_MS", CHAT_OPT_INT, "10000",
+         "a getRooms waits this long for the room catalog before it answers unavailable",
+         &c->directory_wait_ms},
         {"registry-stale-ms", "CHAT_REGISTRY_STALE_MS", CHAT_OPT_INT, "3500",
          "registry silent this long: unhealthy, re-read its snapshot", &c->registry_stale_ms},
         {"client-idle-ms", "CHAT_CLIENT_IDLE_MS", CHAT_OPT_INT, "60000",
          "close a client silent this long with 1001 (0: never)", &c->idle_ms},
         {"ws-rx-buffer", "CHAT_WS_RX_BUFFER", CHAT_OPT_INT, "512",
          "receive buffer per connection in bytes (larger messages are assembled)", &c->rx_buffer},
+        {"accept-burst", "CHAT_ACCEPT_BURST", CHAT_OPT_INT, "32",
+         "new connections accepted per loop turn at most (the rest wait in the backlog)",
+         &c->accept_burst},
         {"event-lib", "CHAT_EVENT_LIB", CHAT_OPT_STRING, "ev",
          "event loop: ev (libev, epoll) or poll (lws's poll(), slow past a few thousand "
          "connections)",
@@ -73,7 +81,7 @@ static void s_table(gw_config_t *c, chat_option_t *opts)
          "file written once listening, with a \"port N\" line (the port it got)", &c->ready_file},
         {NULL, NULL, 0, NULL, NULL, NULL},
     };
-    assert(sizeof table / sizeof table[0] == S_OPTIONS);
+    _Static_assert(sizeof table / sizeof table[0] == S_OPTIONS, "S_OPTIONS counts the table");
     for (size_t i = 0; i < S_OPTIONS; i++)
         opts[i] = table[i];
 }
@@ -103,10 +111,13 @@ static int s_check(const gw_config_t *c)
     else if (c->max_pending < 1 || c->max_pending > 65535)
         bad = "--max-pending must be 1..65535";
     else if (c->heartbeat_ms < 10 || c->request_timeout_ms < 10 || c->retry_ms < 0 ||
-             c->rooms_info_timeout_ms < 10 || c->registry_stale_ms < 10 || c->idle_ms < 0)
+             c->rooms_info_timeout_ms < 10 || c->registry_stale_ms < 10 || c->idle_ms < 0 ||
+             c->directory_refresh_ms < 10 || c->directory_wait_ms < 10)
         bad = "timeouts must be >= 10 ms";
     else if (c->rx_buffer < 128 || c->rx_buffer > 65536)
         bad = "--ws-rx-buffer must be 128..65536";
+    else if (c->accept_burst < 1)
+        bad = "--accept-burst must be >= 1";
     else if (strcmp(c->event_lib, "ev") != 0 && strcmp(c->event_lib, "poll") != 0)
         bad = "--event-lib must be ev or poll";
     else if (chat_log_level_parse(c->log_level) < 0)

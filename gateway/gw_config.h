@@ -18,10 +18,13 @@ typedef struct {
     long heartbeat_ms;          //  GatewayHeartbeat interval to each roomd
     long request_timeout_ms;    //  wait for one attempt of a request
     long retry_ms;              //  keep retrying a room request this long before unavailable
-    long rooms_info_timeout_ms; //  getRooms waits this long for the roomds' figures
+    long rooms_info_timeout_ms; //  a directory refresh waits this long for a roomd's figures
+    long directory_refresh_ms;  //  at most one round of figures from the roomds per this
+    long directory_wait_ms;     //  a getRooms waits this long for the catalog, then unavailable
     long registry_stale_ms;     //  registry silent this long = unhealthy, re-read its snapshot
     long idle_ms;               //  close a client silent this long with 1001 (0 = never)
     long rx_buffer;             //  lws receive buffer per connection (bytes)
+    long accept_burst;          //  connections accepted per loop turn at most
     const char *event_lib;      //  "ev" (libev on epoll) or "poll" (lws's own)
     const char *log_level;      //  debug, info, warn, error
     const char *ready_file;     //  written once listening: "port N" ("" = none)

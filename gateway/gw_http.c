@@ -4,6 +4,7 @@
 #include "chat_log.h"
 #include "chat_wire.h"
 #include "gw_buf.h"
+#include "gw_directory.h"
 #include "gw_ops.h"
 #include "gw_origin.h"
 #include "gw_placement.h"
@@ -39,6 +40,8 @@ static char *s_metrics_text(gw_t *gw, size_t *len)
         .registry_healthy = gw_registry_healthy(gw, chat_mono_ms()),
         .bad_envelopes = chat_wire_bad_frames(),
         .buffers = gw_buf_live(),
+        .catalog_rooms = gw_directory_rooms(gw),
+        .directory_waiting = gw_directory_waiting(gw),
     };
     return gw_metrics_render(&gw->metrics, &g, len);
 }

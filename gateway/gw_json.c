@@ -201,6 +201,27 @@ static int s_parse_join(gw_request_t *req, gw_err_t *err)
     return 0;
 }
 
+//  getRooms: paged when any of limit, query, cursor is given.
+static int s_parse_get_rooms(gw_request_t *req, gw_err_t *err)
+{
+    *err = GW_ERR_BAD_REQUEST;
+    req->query = "";
+    int has_query = s_string(req->root, "query", &req->query);
+    int has_cursor = s_string(req->root, "cursor", &req->cursor);
+    uint64_t limit = GW_ROOMS_LIMIT_DEFAULT;
+    int has_limit = s_uint(req->root, "limit", &limit);
+    if (has_query == S_WRONG || has_cursor == S_WRONG || has_limit == S_WRONG || limit == 0)
+        return -1;
+    long query_len = chat_utf8_length(req->query, strlen(req->query));
+    if (query_len < 0 || query_len > GW_ROOMS_QUERY_MAX)
+        return -1;
+    if (req->cursor && (!*req->cursor || strlen(req->cursor) > GW_ROOMS_CURSOR_MAX))
+        return -1;
+    req->paged = has_query == S_OK || has_cursor == S_OK || has_limit == S_OK;
+    req->limit = limit > GW_ROOMS_LIMIT_MAX ? GW_ROOMS_LIMIT_MAX : (uint32_t)limit;
+    return 0;
+}
+
 static int s_parse_history(gw_request_t *req, gw_err_t *err)
 {
     if (s_parse_room_id(req, false, GW_ERR_ROOM_NOT_FOUND, err) != 0)
@@ -281,6 +302,7 @@ int gw_request_fields(gw_request_t *req, gw_err_t *err)
     case GW_REQ_GET_HISTORY:
         return s_parse_history(req, err);
     case GW_REQ_GET_ROOMS:
+        return s_parse_get_rooms(req, err);
     case GW_REQ_DISCONNECT:
     case GW_REQ_PING:
         break;
@@ -424,7 +446,8 @@ gw_buf_t *gw_json_room_created(const Chat__RoomInfo *room, const char *ref)
     return s_end(buf, ref);
 }
 
-gw_buf_t *gw_json_rooms_list(Chat__RoomInfo *const *rooms, size_t n, const char *ref)
+gw_buf_t *gw_json_rooms_open(Chat__RoomInfo *const *rooms, size_t n,
+                             const gw_rooms_paging_t *paging)
 {
     gw_buf_t *buf = s_start("roomsList", 256 * (n + 1));
     gw_buf_puts(&buf, ",\"rooms\":[");
@@ -434,7 +457,46 @@ gw_buf_t *gw_json_rooms_list(Chat__RoomInfo *const *rooms, size_t n, const char 
         s_room(&buf, rooms[i]);
     }
     gw_buf_putc(&buf, ']');
-    return s_end(buf, ref);
+    if (paging) {
+        gw_buf_json_key(&buf, "cursor", true);
+        if (paging->cursor)
+            gw_buf_json_str(&buf, paging->cursor);
+        else
+            gw_buf_puts(&buf, "null");
+        gw_buf_json_key(&buf, "total", true);
+        gw_buf_json_u64(&buf, paging->total);
+    }
+    return buf;
+}
+
+gw_buf_t *gw_json_close(const gw_buf_t *open, bool ref_follows)
+{
+    size_t len = 0;
+    const char *payload = gw_buf_payload(open, &len);
+    gw_buf_t *buf = gw_buf_new(len + 1);
+    gw_buf_append(&buf, payload, len);
+    if (ref_follows) {
+        gw_buf_finish_fragment(buf, CHAT_WS_OP_TEXT, false);
+    } else {
+        gw_buf_putc(&buf, '}');
+        gw_buf_finish(buf, CHAT_WS_OP_TEXT);
+    }
+    return buf;
+}
+
+gw_buf_t *gw_json_ref_tail(const char *ref)
+{
+    gw_buf_t *buf = gw_buf_new(16 + (ref ? strlen(ref) * 6 : 0));
+    gw_buf_json_key(&buf, "ref", true);
+    gw_buf_json_str(&buf, ref);
+    gw_buf_putc(&buf, '}');
+    gw_buf_finish_fragment(buf, CHAT_WS_OP_CONT, true);
+    return buf;
+}
+
+gw_buf_t *gw_json_rooms_list(Chat__RoomInfo *const *rooms, size_t n, const char *ref)
+{
+    return s_end(gw_json_rooms_open(rooms, n, NULL), ref);
 }
 
 gw_buf_t *gw_json_room_joined(const Chat__RoomInfo *room, Chat__ChatMessage *const *history,

@@ -21,6 +21,12 @@
 //  Most messages getHistory returns, and its default.
 #define GW_HISTORY_LIMIT_MAX 200
 #define GW_HISTORY_LIMIT_DEFAULT 50
+//  Most rooms a page of getRooms returns, and its default.
+#define GW_ROOMS_LIMIT_MAX 200
+#define GW_ROOMS_LIMIT_DEFAULT 50
+//  Longest getRooms query, in characters (a room name's longest), and cursor, in bytes.
+#define GW_ROOMS_QUERY_MAX 64
+#define GW_ROOMS_CURSOR_MAX 128
 
 //  The protocol's error codes ("Errors" in docs/protocol.md).
 typedef enum {
@@ -76,8 +82,11 @@ typedef struct {
     uint64_t since;          //  joinRoom: replay messages with seq > since
     bool has_before;         //  getHistory with before
     uint64_t before;         //  getHistory: messages with seq < before
-    uint32_t limit;          //  getHistory: 1..GW_HISTORY_LIMIT_MAX
-    cJSON *root;             //  the parsed message (owned)
+    uint32_t limit;     //  getHistory: 1..GW_HISTORY_LIMIT_MAX; getRooms: 1..GW_ROOMS_LIMIT_MAX
+    bool paged;         //  getRooms with limit, query or cursor (else v1: every room)
+    const char *query;  //  getRooms: "" for none
+    const char *cursor; //  getRooms: NULL for the first page
+    cJSON *root;        //  the parsed message (owned)
 } gw_request_t;
 
 //  Parses one text message: one JSON object with a known "type" and, when
@@ -110,7 +119,29 @@ gw_buf_t *gw_json_pong(int64_t server_time, const char *ref);
 //  roomCreated with room (users empty, lastSeq 0 when the room is new).
 gw_buf_t *gw_json_room_created(const Chat__RoomInfo *room, const char *ref);
 
-//  roomsList over n rooms.
+//  The paging fields of a roomsList (docs/protocol.md, "The room directory").
+typedef struct {
+    const char *cursor; //  continues the listing; NULL at its end
+    uint64_t total;     //  rooms the listing has in all
+} gw_rooms_paging_t;
+
+//  A roomsList left open for sharing: its payload so far is
+//  {"type":"roomsList","rooms":[...] and, when paging is not NULL, the
+//  paging fields, without the closing brace. Not finished: build the frames
+//  to send from it with gw_json_close (and gw_json_ref_tail).
+gw_buf_t *gw_json_rooms_open(Chat__RoomInfo *const *rooms, size_t n,
+                             const gw_rooms_paging_t *paging);
+
+//  A finished frame from an open message (borrowed, unchanged): with
+//  ref_follows, its first fragment, for gw_json_ref_tail to end; else the
+//  whole message, closed here. Either is shared by every recipient.
+gw_buf_t *gw_json_close(const gw_buf_t *open, bool ref_follows);
+
+//  The last fragment of a message whose first gw_json_close made with
+//  ref_follows: ,"ref":"..."}
+gw_buf_t *gw_json_ref_tail(const char *ref);
+
+//  roomsList over n rooms (v1: no paging), as one whole frame.
 gw_buf_t *gw_json_rooms_list(Chat__RoomInfo *const *rooms, size_t n, const char *ref);
 
 gw_buf_t *gw_json_room_joined(const Chat__RoomInfo *room, Chat__ChatMessage *const *history,

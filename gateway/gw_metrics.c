@@ -22,6 +22,26 @@ void gw_metrics_latency(gw_metrics_t *m, gw_lat_t who, int64_t us)
     m->lat_count[who]++;
 }
 
+//  The bucket of a duration in microseconds.
+static int s_bucket(int64_t us)
+{
+    int b = 0;
+    while (b < GW_LAT_BUCKETS - 1 && us > s_bounds_us[b])
+        b++;
+    return b;
+}
+
+void gw_metrics_turn(gw_metrics_t *m, int64_t us, int64_t cpu_us)
+{
+    m->turn[s_bucket(us)]++;
+    m->turn_cpu[s_bucket(cpu_us)]++;
+    m->turn_sum_us += (uint64_t)(us < 0 ? 0 : us);
+    m->turn_cpu_sum_us += (uint64_t)(cpu_us < 0 ? 0 : cpu_us);
+    m->turn_count++;
+    if (us > 0 && (uint64_t)us > m->turn_max_us)
+        m->turn_max_us = (uint64_t)us;
+}
+
 void gw_metrics_error(gw_metrics_t *m, gw_err_t err)
 {
     if (err < GW_ERR_COUNT)
@@ -42,6 +62,23 @@ void gw_metrics_close(gw_metrics_t *m, int code)
 static void s_metric(FILE *f, const char *name, const char *type, const char *help, uint64_t v)
 {
     fprintf(f, "# HELP %s %s\n# TYPE %s %s\n%s %" PRIu64 "\n", name, help, name, type, name, v);
+}
+
+//  A histogram without labels over the latency buckets (counts not cumulative).
+static void s_histogram(FILE *f, const char *name, const char *help, const uint64_t *counts,
+                        uint64_t sum_us, uint64_t count)
+{
+    fprintf(f, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+    uint64_t cumulative = 0;
+    for (int b = 0; b < GW_LAT_BUCKETS; b++) {
+        cumulative += counts[b];
+        if (b < GW_LAT_BUCKETS - 1)
+            fprintf(f, "%s_bucket{le=\"%g\"} %" PRIu64 "\n", name, (double)s_bounds_us[b] / 1e6,
+                    cumulative);
+        else
+            fprintf(f, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n", name, cumulative);
+    }
+    fprintf(f, "%s_sum %g\n%s_count %" PRIu64 "\n", name, (double)sum_us / 1e6, name, count);
 }
 
 char *gw_metrics_render(const gw_metrics_t *m, const gw_gauges_t *g, size_t *len)
@@ -115,6 +152,16 @@ char *gw_metrics_render(const gw_metrics_t *m, const gw_gauges_t *g, size_t *len
     s_metric(f, "chat_gateway_registry_streams_total", "counter",
              "registry event streams seen (each leadership of the quorum starts one)",
              m->registry_streams);
+    s_metric(f, "chat_gateway_directory_rooms", "gauge", "rooms in the directory's catalog",
+             g->catalog_rooms);
+    s_metric(f, "chat_gateway_directory_waiting", "gauge",
+             "getRooms held for the catalog or a refresh", g->directory_waiting);
+    s_metric(f, "chat_gateway_directory_pages_total", "counter", "getRooms pages encoded",
+             m->directory_pages);
+    s_metric(f, "chat_gateway_directory_shared_total", "counter",
+             "getRooms answered with a page encoded before", m->directory_shared);
+    s_metric(f, "chat_gateway_directory_rounds_total", "counter",
+             "rounds of figures asked of the roomds", m->directory_rounds);
     s_metric(f, "chat_gateway_registry_up", "gauge", "1 when the registry answers",
              (uint64_t)g->registry_healthy);
     fprintf(f, "# HELP chat_gateway_request_seconds request latency by peer\n"
@@ -137,6 +184,16 @@ char *gw_metrics_render(const gw_metrics_t *m, const gw_gauges_t *g, size_t *len
         fprintf(f, "chat_gateway_request_seconds_count{peer=\"%s\"} %" PRIu64 "\n", s_lat_names[w],
                 m->lat_count[w]);
     }
+    s_histogram(f, "chat_gateway_loop_turn_seconds", "busy time of each loop turn (poll to poll)",
+                m->turn, m->turn_sum_us, m->turn_count);
+    s_histogram(f, "chat_gateway_loop_turn_cpu_seconds",
+                "CPU time the loop thread had in each turn", m->turn_cpu, m->turn_cpu_sum_us,
+                m->turn_count);
+    fprintf(f,
+            "# HELP chat_gateway_loop_turn_max_seconds the longest loop turn\n"
+            "# TYPE chat_gateway_loop_turn_max_seconds gauge\n"
+            "chat_gateway_loop_turn_max_seconds %g\n",
+            (double)m->turn_max_us / 1e6);
     fclose(f);
     return text;
 }

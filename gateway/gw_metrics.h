@@ -56,23 +56,40 @@ typedef struct {
     uint64_t rejoins;                //  quiet re-joins after a roomd restart
     uint64_t registry_switches;      //  moves to another registry of the quorum
     uint64_t registry_streams;       //  registry event streams seen (a new leader starts one)
+    uint64_t directory_pages;        //  getRooms pages encoded
+    uint64_t directory_shared;       //  getRooms answered with a page encoded before
+    uint64_t directory_rounds;       //  rounds of figures asked of the roomds
     uint64_t lat[GW_LAT_COUNT][GW_LAT_BUCKETS]; //  latency histogram counts (not cumulative)
     uint64_t lat_sum_us[GW_LAT_COUNT];          //  sum of latencies
     uint64_t lat_count[GW_LAT_COUNT];           //  number of latencies
+    uint64_t turn[GW_LAT_BUCKETS];              //  loop turns by busy time (not cumulative)
+    uint64_t turn_cpu[GW_LAT_BUCKETS];          //  loop turns by CPU time of the thread
+    uint64_t turn_sum_us;                       //  busy time of all turns
+    uint64_t turn_cpu_sum_us;                   //  CPU time of all turns
+    uint64_t turn_count;                        //  turns
+    uint64_t turn_max_us;                       //  the longest turn
 } gw_metrics_t;
 
 //  Gauges computed when /metrics is read.
 typedef struct {
-    uint64_t rooms;            //  rooms with local members
-    uint64_t pending_requests; //  requests waiting for a reply or a retry
-    uint64_t placements;       //  cached placements
-    int registry_healthy;      //  1 when the registry answers
-    uint64_t bad_envelopes;    //  malformed ZeroMQ messages dropped (chat_wire)
-    uint64_t buffers;          //  frame buffers alive
+    uint64_t rooms;             //  rooms with local members
+    uint64_t pending_requests;  //  requests waiting for a reply or a retry
+    uint64_t placements;        //  cached placements
+    int registry_healthy;       //  1 when the registry answers
+    uint64_t bad_envelopes;     //  malformed ZeroMQ messages dropped (chat_wire)
+    uint64_t buffers;           //  frame buffers alive
+    uint64_t catalog_rooms;     //  rooms in the directory's catalog
+    uint64_t directory_waiting; //  getRooms held for the catalog or a refresh
 } gw_gauges_t;
 
 //  Records one request latency.
 void gw_metrics_latency(gw_metrics_t *m, gw_lat_t who, int64_t us);
+
+//  Records one loop turn that was busy for us (from the poll's return to
+//  the next poll): what a client whose message just arrived waits, at most;
+//  and cpu_us of CPU time the thread had in it (the rest of us, it waited
+//  for a CPU: on a shared machine, other processes' doing).
+void gw_metrics_turn(gw_metrics_t *m, int64_t us, int64_t cpu_us);
 
 //  Records an error reply / a close the gateway initiated.
 void gw_metrics_error(gw_metrics_t *m, gw_err_t err);

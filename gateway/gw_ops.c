@@ -2,8 +2,7 @@
  *  the table of ops in flight, placement lookups (one per room), sending to
  *  the registry or a roomd, retries with a growing pause, timeouts, and
  *  routing each reply to its op. What each kind of op starts from and does
- *  with its answer is in gw_ops_kinds.c, getRooms in gw_ops_getrooms.c
- *  (see gw_ops_internal.h).
+ *  with its answer is in gw_ops_kinds.c (see gw_ops_internal.h).
  */
 #include "gw_ops.h"
 #include "chat_clock.h"
@@ -20,6 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+//  Rooms per page of a snapshot (ListRooms): small enough that neither the
+//  registry nor the gateway stops long for one at 100,000 rooms.
+#define S_SNAPSHOT_PAGE 2000
 //  Pause before the first retry; it doubles up to S_RETRY_MAX_MS.
 #define S_RETRY_FIRST_MS 20
 #define S_RETRY_MAX_MS 400
@@ -48,10 +50,6 @@ static void s_free(gw_op_t *op)
     for (size_t i = 0; i < op->n_room_ids; i++)
         free(op->room_ids[i]);
     free(op->room_ids);
-    chat_envelope_free(&op->list);
-    for (size_t i = 0; i < op->n_infos; i++)
-        chat_envelope_free(&op->infos[i]);
-    free(op->infos);
     free(op);
 }
 
@@ -143,8 +141,7 @@ void gw_ops_reply(gw_t *gw, const gw_op_t *op, gw_buf_t *buf)
 
 static bool s_is_registry(gw_op_kind_t kind)
 {
-    return kind == GW_OP_LOOKUP || kind == GW_OP_SNAPSHOT || kind == GW_OP_GET_ROOMS ||
-           kind == GW_OP_CREATE_ROOM;
+    return kind == GW_OP_LOOKUP || kind == GW_OP_SNAPSHOT || kind == GW_OP_CREATE_ROOM;
 }
 
 // ------------------------------------------------------------ sending
@@ -152,9 +149,9 @@ static bool s_is_registry(gw_op_kind_t kind)
 //  The kind's name, for logs.
 static const char *s_kind_name(gw_op_kind_t kind)
 {
-    static const char *names[] = {"lookup", "snapshot",  "getRooms", "createRoom", "join",
-                                  "rejoin", "leave",     "send",     "history",    "state",
-                                  "repair", "roomsInfo", "heartbeat"};
+    static const char *names[] = {"lookup", "snapshot", "createRoom", "join",
+                                  "rejoin", "leave",    "send",       "history",
+                                  "state",  "repair",   "roomsInfo",  "heartbeat"};
     return (size_t)kind < sizeof names / sizeof names[0] ? names[kind] : "?";
 }
 
@@ -207,7 +204,8 @@ static void s_send_registry(gw_t *gw, gw_op_t *op)
         env.lookup = &lookup;
         break;
     case GW_OP_SNAPSHOT:
-    case GW_OP_GET_ROOMS:
+        list.after = op->text ? op->text : "";
+        list.limit = S_SNAPSHOT_PAGE;
         env.body_case = CHAT__ENVELOPE__BODY_LIST_ROOMS;
         env.list_rooms = &list;
         break;
@@ -333,6 +331,7 @@ static void s_send_roomd(gw_t *gw, gw_op_t *op, const gw_place_t *p)
     case GW_OP_ROOMS_INFO:
         info.room_ids = op->room_ids;
         info.n_room_ids = op->n_room_ids;
+        info.active = true;
         env.body_case = CHAT__ENVELOPE__BODY_ROOMS_INFO;
         env.rooms_info = &info;
         break;
@@ -388,9 +387,7 @@ static int s_status(gw_op_kind_t kind, const Chat__Envelope *env)
     case CHAT__ENVELOPE__BODY_LOOKUP_REPLY:
         return kind == GW_OP_LOOKUP ? (int)env->lookup_reply->status : -1;
     case CHAT__ENVELOPE__BODY_LIST_ROOMS_REPLY:
-        return kind == GW_OP_SNAPSHOT || kind == GW_OP_GET_ROOMS
-                   ? (int)env->list_rooms_reply->status
-                   : -1;
+        return kind == GW_OP_SNAPSHOT ? (int)env->list_rooms_reply->status : -1;
     case CHAT__ENVELOPE__BODY_CREATE_ROOM_REPLY:
         return kind == GW_OP_CREATE_ROOM ? (int)env->create_room_reply->status : -1;
     case CHAT__ENVELOPE__BODY_JOIN_REPLY:

@@ -26,8 +26,8 @@ gw_ops_t *gw_ops_new(void);
 //  Frees every op (no replies are sent) and sets *p to NULL. Safe on NULL.
 void gw_ops_destroy(gw_ops_t **p);
 
-//  Starts the work of a client request that needs the cluster: getRooms,
-//  createRoom, joinRoom, leaveRoom, sendMessage, getHistory, getRoomState.
+//  Starts the work of a client request that needs the cluster: createRoom,
+//  joinRoom, leaveRoom, sendMessage, getHistory, getRoomState.
 //  room_id is the room it is about (resolved for sendMessage). For joinRoom,
 //  member is true when s is already in or joining the room (answer again,
 //  change nothing).
@@ -47,8 +47,13 @@ void gw_ops_repair(gw_t *gw, const char *room_id, uint64_t after);
 //  Sends a GatewayHeartbeat to instance (the answer goes to gw_rooms).
 void gw_ops_heartbeat(gw_t *gw, const char *instance, uint32_t sessions);
 
-//  Reads the registry's ListRooms (the answer goes to gw_registry).
-void gw_ops_snapshot(gw_t *gw);
+//  Reads a page of the registry's ListRooms, the rooms whose id sorts after
+//  after ("" = the first page); the answer goes to gw_registry.
+void gw_ops_snapshot(gw_t *gw, const char *after);
+
+//  Asks roomd instance for the figures of the rooms it holds in memory and
+//  of the n rooms room_ids (copied); the answer goes to gw_directory.
+void gw_ops_rooms_info(gw_t *gw, const char *instance, const char *const *room_ids, size_t n);
 
 //  A reply from the registry or a roomd. Takes over *env.
 void gw_ops_on_reply(gw_t *gw, gw_lat_t from, Chat__Envelope **env);

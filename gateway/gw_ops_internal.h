@@ -1,7 +1,7 @@
 /*  gw_ops_internal: what the files of gw_ops share. INTERNAL: only
  *  gw_ops*.c include it; everything else uses gw_ops.h.
  *
- *  gw_ops is one module in three files, one concern each:
+ *  gw_ops is one module in two files, one concern each:
  *
  *      gw_ops.c          the machinery: the ops in flight, placement
  *                        lookups, sending, retries, timeouts, and routing
@@ -9,8 +9,9 @@
  *      gw_ops_kinds.c    each kind of op at its two ends: how it starts
  *                        (gw_ops_client and the other gw_ops.h calls) and
  *                        what its answer or its failure does in the gateway
- *      gw_ops_getrooms.c getRooms: the registry's catalog, then one
- *                        RoomsInfo per live roomd, gathered into roomsList
+ *
+ *  (getRooms is not an op: gw_directory answers it from its catalog, and
+ *  asks the roomds for figures with RoomsInfo ops.)
  *
  *  Everything runs on the gateway's one thread. An op is freed by
  *  gw_ops_remove, by gw_ops_fail, or by the function that completes it;
@@ -32,8 +33,7 @@
 
 typedef enum {
     GW_OP_LOOKUP,      //  registry: where is a room (placing it when needed)
-    GW_OP_SNAPSHOT,    //  registry: ListRooms for gw_registry
-    GW_OP_GET_ROOMS,   //  registry: ListRooms, then RoomsInfo children, for a client
+    GW_OP_SNAPSHOT,    //  registry: a page of ListRooms for gw_registry
     GW_OP_CREATE_ROOM, //  registry: CreateRoom for a client
     GW_OP_JOIN,        //  roomd: joinRoom
     GW_OP_REJOIN,      //  roomd: quiet join after a roomd restart
@@ -42,7 +42,7 @@ typedef enum {
     GW_OP_HISTORY,     //  roomd: getHistory
     GW_OP_ROOM_STATE,  //  roomd: getRoomState
     GW_OP_REPAIR,      //  roomd: history after a gap
-    GW_OP_ROOMS_INFO,  //  roomd: figures for a getRooms
+    GW_OP_ROOMS_INFO,  //  roomd: figures for gw_directory
     GW_OP_HEARTBEAT,   //  roomd: GatewayHeartbeat
 } gw_op_kind_t;
 
@@ -51,7 +51,6 @@ typedef enum {
     GW_OP_STATE_WAIT_PLACEMENT, //  waiting for a lookup of its room
     GW_OP_STATE_WAIT_RETRY,     //  waiting to be sent again
     GW_OP_STATE_SENT,           //  waiting for the reply
-    GW_OP_STATE_WAIT_CHILDREN,  //  getRooms waiting for its RoomsInfo children
 } gw_op_state_t;
 
 typedef struct gw_op gw_op_t;
@@ -64,7 +63,7 @@ struct gw_op {
     char room_id[CHAT_ROOM_ID_MAX + 1]; //  the room, "" when none
     char *user_id;                      //  join, rejoin, leave, send
     char *user_name;                    //  join, rejoin, send
-    char *text;                         //  send: content; create: name
+    char *text;                         //  send: content; create: name; snapshot: after
     char *text2;                        //  create: description
     char client_msg_id[80];             //  send: dedup key, the same for every attempt
     char *instance;                     //  heartbeat, rooms info: the roomd addressed
@@ -75,13 +74,8 @@ struct gw_op {
     bool rejoined;                      //  send: re-joined once after NOT_IN_ROOM
     bool counted;                       //  counted in its session's pending
     uint32_t sessions;                  //  heartbeat: sessions announced
-    char **room_ids;                    //  rooms info: rooms asked about
+    char **room_ids;                    //  rooms info: rooms asked about by id
     size_t n_room_ids;                  //  entries in room_ids
-    uint64_t parent;                    //  rooms info: the getRooms op
-    int children;                       //  getRooms: RoomsInfo replies still due
-    Chat__Envelope *list;               //  getRooms: the ListRoomsReply (owned)
-    Chat__Envelope **infos;             //  getRooms: RoomsInfoReplies (owned)
-    size_t n_infos;                     //  entries in infos
     int attempts;                       //  sends so far
     int64_t sent_us;                    //  monotonic us of the last send
     int64_t due_ms;                     //  reply deadline (SENT) or retry time (WAIT_RETRY)
@@ -134,8 +128,7 @@ void gw_ops_on_lookup(gw_t *gw, gw_op_t *op, const Chat__LookupReply *reply);
 // ------------------------------------------------------------ gw_ops_kinds.c
 
 //  op's reply came with status OK (or with a status that ends the op as
-//  asked): does what its kind is for. Frees op, except a getRooms, which
-//  waits for its children. May take over *env.
+//  asked): does what its kind is for. Frees op. May take over *env.
 void gw_ops_complete(gw_t *gw, gw_op_t *op, Chat__Envelope **env);
 
 //  Ends op with err: the client gets the error, or the module that asked is
@@ -145,16 +138,5 @@ void gw_ops_fail(gw_t *gw, gw_op_t *op, gw_err_t err);
 //  A send answered NOT_IN_ROOM: re-join once and resend when the session
 //  still is in the room, wait when its join is on the way, else fail.
 void gw_ops_on_send_not_in_room(gw_t *gw, gw_op_t *op);
-
-// --------------------------------------------------------- gw_ops_getrooms.c
-
-//  getRooms: the catalog came (takes over *env); asks each live roomd for
-//  its rooms' figures, or answers at once when there is none to ask.
-void gw_ops_getrooms_on_list(gw_t *gw, gw_op_t *op, Chat__Envelope **env);
-
-//  A RoomsInfo child of getRooms parent is over when finished (env: its
-//  reply, taken over, or NULL when it failed); then, or when !finished, the
-//  parent answers once no child is due any more.
-void gw_ops_getrooms_child_done(gw_t *gw, uint64_t parent, bool finished, Chat__Envelope **env);
 
 #endif

@@ -8,6 +8,7 @@
 #include "gw_ops.h"
 #include "chat_clock.h"
 #include "chat_log.h"
+#include "gw_directory.h"
 #include "gw_ops_internal.h"
 #include "gw_registry.h"
 #include "gw_rooms.h"
@@ -27,9 +28,6 @@ void gw_ops_client(gw_t *gw, gw_session_t *s, const gw_request_t *req, const cha
 {
     gw_op_kind_t kind;
     switch (req->type) {
-    case GW_REQ_GET_ROOMS:
-        kind = GW_OP_GET_ROOMS;
-        break;
     case GW_REQ_CREATE_ROOM:
         kind = GW_OP_CREATE_ROOM;
         break;
@@ -128,9 +126,24 @@ void gw_ops_heartbeat(gw_t *gw, const char *instance, uint32_t sessions)
     gw_ops_start(gw, op);
 }
 
-void gw_ops_snapshot(gw_t *gw)
+void gw_ops_snapshot(gw_t *gw, const char *after)
 {
     gw_op_t *op = gw_ops_add(gw, GW_OP_SNAPSHOT, 0, NULL, NULL);
+    op->text = gw_ops_dup(after ? after : "");
+    gw_ops_start(gw, op);
+}
+
+void gw_ops_rooms_info(gw_t *gw, const char *instance, const char *const *room_ids, size_t n)
+{
+    gw_op_t *op = gw_ops_add(gw, GW_OP_ROOMS_INFO, 0, NULL, NULL);
+    op->instance = gw_ops_dup(instance);
+    op->room_ids = calloc(n + 1, sizeof *op->room_ids);
+    if (!op->room_ids)
+        abort();
+    for (size_t i = 0; i < n; i++)
+        op->room_ids[i] = gw_ops_dup(room_ids[i]);
+    op->n_room_ids = n;
+    op->give_up_ms = chat_mono_ms() + gw->config.rooms_info_timeout_ms;
     gw_ops_start(gw, op);
 }
 
@@ -158,7 +171,7 @@ void gw_ops_fail(gw_t *gw, gw_op_t *op, gw_err_t err)
         gw_rooms_on_repair(gw, op->room_id, NULL);
         break;
     case GW_OP_ROOMS_INFO:
-        gw_ops_getrooms_child_done(gw, op->parent, true, NULL);
+        gw_directory_on_rooms_info(gw, op->instance, op->room_ids, op->n_room_ids, NULL);
         break;
     case GW_OP_HEARTBEAT:
         break;
@@ -229,11 +242,9 @@ void gw_ops_complete(gw_t *gw, gw_op_t *op, Chat__Envelope **env)
     case GW_OP_SNAPSHOT:
         gw_registry_on_snapshot(gw, e->list_rooms_reply);
         break;
-    case GW_OP_GET_ROOMS:
-        gw_ops_getrooms_on_list(gw, op, env);
-        return; //  finishes when the children are in
     case GW_OP_CREATE_ROOM:
         if (e->create_room_reply->room) {
+            gw_directory_on_created(gw, e->create_room_reply->room);
             gw_ops_reply(gw, op, gw_json_room_created(e->create_room_reply->room, op->ref));
             break;
         }
@@ -274,12 +285,9 @@ void gw_ops_complete(gw_t *gw, gw_op_t *op, Chat__Envelope **env)
     case GW_OP_REPAIR:
         gw_rooms_on_repair(gw, op->room_id, e->history_reply);
         break;
-    case GW_OP_ROOMS_INFO: {
-        uint64_t parent = op->parent;
-        gw_ops_remove(gw, op);
-        gw_ops_getrooms_child_done(gw, parent, true, env);
-        return;
-    }
+    case GW_OP_ROOMS_INFO:
+        gw_directory_on_rooms_info(gw, op->instance, op->room_ids, op->n_room_ids, env);
+        break;
     case GW_OP_HEARTBEAT:
         if (e->gateway_heartbeat_reply->instance)
             gw_rooms_on_heartbeat_reply(gw, op->instance, op->sessions, e->gateway_heartbeat_reply);

@@ -34,6 +34,7 @@ gw_placements_t *gw_placements_new(void)
         abort();
     self->rooms = zhashx_new();
     zhashx_set_destructor(self->rooms, s_place_free);
+    zhashx_set_key_hasher(self->rooms, chat_text_hash);
     return self;
 }
 

@@ -4,6 +4,7 @@
 #include "chat_log.h"
 #include "chat_wire.h"
 #include "gw_bridge.h"
+#include "gw_directory.h"
 #include "gw_json.h"
 #include "gw_ops.h"
 #include "gw_placement.h"
@@ -20,7 +21,8 @@ struct gw_registry {
     uint64_t seq;          //  seq of the last event
     int64_t alive_ms;      //  last event or reply (monotonic ms), 0 = never
     bool need_snapshot;    //  a snapshot is due
-    bool snapshot_running; //  a ListRooms is in flight
+    bool snapshot_running; //  a ListRooms is in flight (a page of it)
+    bool gap_in_snapshot;  //  a gap was seen while it ran: read again after it
 };
 
 gw_registry_t *gw_registry_new(void)
@@ -77,6 +79,7 @@ void gw_registry_on_event(gw_t *gw, const Chat__Envelope *env)
                       (unsigned long long)self->boot, (unsigned long long)self->term,
                       (unsigned long long)self->seq);
         self->need_snapshot = true;
+        self->gap_in_snapshot = self->have_seq && self->snapshot_running;
     }
     if (new_stream) {
         gw->metrics.registry_streams++;
@@ -107,19 +110,30 @@ void gw_registry_on_event(gw_t *gw, const Chat__Envelope *env)
     default:
         break;
     }
+    gw_directory_on_event(gw, ev);
     gw_registry_tick(gw, self->alive_ms);
 }
 
 void gw_registry_on_snapshot(gw_t *gw, const Chat__ListRoomsReply *reply)
 {
     gw_registry_t *self = gw->registry;
-    self->snapshot_running = false;
-    if (!reply || reply->status != CHAT__STATUS__STATUS_OK)
+    if (!reply || reply->status != CHAT__STATUS__STATUS_OK) {
+        self->snapshot_running = false;
         return;
-    self->need_snapshot = false;
+    }
     for (size_t i = 0; i < reply->n_rooms; i++)
         if (reply->rooms[i] && reply->rooms[i]->placement)
             gw_placements_set(gw, reply->rooms[i]->placement);
+    //  The catalog comes in pages: ask for the next one.
+    bool last = !reply->next_after || !*reply->next_after;
+    gw_directory_on_snapshot(gw, reply, last);
+    if (!last) {
+        gw_ops_snapshot(gw, reply->next_after);
+        return;
+    }
+    self->snapshot_running = false;
+    self->need_snapshot = self->gap_in_snapshot;
+    self->gap_in_snapshot = false;
 }
 
 void gw_registry_tick(gw_t *gw, int64_t now_ms)
@@ -129,7 +143,7 @@ void gw_registry_tick(gw_t *gw, int64_t now_ms)
         self->need_snapshot = true;
     if (self->need_snapshot && !self->snapshot_running) {
         self->snapshot_running = true;
-        gw_ops_snapshot(gw);
+        gw_ops_snapshot(gw, "");
     }
 }
 

@@ -6,10 +6,12 @@
  *  gateway's requests follow at once. Placements go to the placement cache,
  *  RoomCreated is pushed as roomCreated to every connected session (but
  *  the one that created it, which got the reply), heartbeats prove the
- *  registry alive. A gap in seq, a new stream, or silence for
- *  --registry-stale-ms makes the gateway re-read ListRooms (a snapshot of
- *  every placement). The registry counts as healthy while its events or
- *  replies are younger than --registry-stale-ms.
+ *  registry alive; every event also goes to gw_directory. A gap in seq, a
+ *  new stream, or silence for --registry-stale-ms makes the gateway re-read
+ *  ListRooms (a snapshot of every room and placement, page by page; a gap
+ *  seen while it runs reads it again after). The registry counts as
+ *  healthy while its events or replies are younger than
+ *  --registry-stale-ms.
  */
 #ifndef GW_REGISTRY_H
 #define GW_REGISTRY_H
@@ -28,7 +30,7 @@ void gw_registry_on_event(gw_t *gw, const Chat__Envelope *env);
 //  A reply came from the registry: it is alive.
 void gw_registry_alive(gw_t *gw);
 
-//  The answer to a snapshot request (NULL when it failed).
+//  The answer to a snapshot page request (NULL when it failed).
 void gw_registry_on_snapshot(gw_t *gw, const Chat__ListRoomsReply *reply);
 
 //  Asks for a snapshot when one is due (start, gap, silence).

@@ -4,7 +4,9 @@
 #include "chat_log.h"
 #include "chat_ready.h"
 #include "gw_bridge.h"
+#include "gw_directory.h"
 #include "gw_http.h"
+#include "gw_listen.h"
 #include "gw_ops.h"
 #include "gw_placement.h"
 #include "gw_registry.h"
@@ -17,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 
 //  Period of the timer that runs deadlines, heartbeats and sweeps.
 #define S_TICK_US 20000
@@ -38,13 +41,17 @@
 
 //  The gateway and what lws keeps pointers to for the context's life.
 typedef struct {
-    gw_t gw;                                              //  first: a gw_t * is a s_server_t *
-    struct lws_protocols protocols[4];                    //  chat.v1, gw-http, gw-zmq, end
-    struct lws_http_mount mounts[3];                      //  /, /healthz, /metrics
+    gw_t gw;                           //  first: a gw_t * is a s_server_t *
+    struct lws_protocols protocols[5]; //  chat.v1, gw-http, gw-zmq, gw-listen, end
+    struct lws_http_mount mounts[3];   //  /, /healthz, /metrics
     struct lws_protocol_vhost_options headers[S_HEADERS]; //  added to every HTTP response
     char www[PATH_MAX];                                   //  absolute path of --www
     struct ev_loop *loop;   //  our libev loop (epoll), or NULL for lws's poll()
     ev_async stop_async;    //  wakes the loop to stop (signal-safe)
+    ev_check turn_begin;    //  the poll returned: a turn's work begins
+    ev_prepare turn_end;    //  about to poll: the turn's work is done
+    int64_t turn_us;        //  when the current turn began, 0 = not known
+    int64_t turn_cpu_us;    //  the thread's CPU time then
     void *foreign_loops[1]; //  what lws is given: the loop
 } s_server_t;
 
@@ -79,6 +86,7 @@ static void s_tick(lws_sorted_usec_list_t *sul)
     gw_t *gw = lws_container_of(sul, gw_t, tick);
     int64_t now = chat_mono_ms();
     gw_ops_tick(gw, now);
+    gw_directory_tick(gw, now);
     if (now >= gw->next_heartbeat_ms) {
         gw->next_heartbeat_ms = now + gw->config.heartbeat_ms;
         gw_rooms_heartbeat(gw);
@@ -124,7 +132,8 @@ static void s_setup_lws(s_server_t *srv)
         .per_session_data_size = sizeof(gw_http_pss_t),
     };
     srv->protocols[2] = (struct lws_protocols){.name = "gw-zmq", .callback = gw_bridge_callback};
-    memset(&srv->protocols[3], 0, sizeof srv->protocols[3]);
+    srv->protocols[3] = (struct lws_protocols){.name = "gw-listen", .callback = gw_listen_callback};
+    memset(&srv->protocols[4], 0, sizeof srv->protocols[4]);
 
     if (!realpath(gw->config.www, srv->www))
         snprintf(srv->www, sizeof srv->www, "%s", gw->config.www);
@@ -166,7 +175,15 @@ static void s_setup_headers(s_server_t *srv, bool tls)
     }
 }
 
-static struct lws_context *s_create_context(s_server_t *srv, bool ipv6)
+//  No validity pings by lws: the gateway pings idle clients itself
+//  (gw_session_sweep). With lws's default policy (ping after 300 s) every
+//  connection keeps a timer in lws's one sorted list, and each frame
+//  received re-inserts it by walking the list: O(connections) per frame.
+static const lws_retry_bo_t s_no_validity = {.secs_since_valid_ping = 0,
+                                             .secs_since_valid_hangup = 0};
+
+//  The context and its vhost, which does not listen: gw_listen does.
+static struct lws_context *s_create_context(s_server_t *srv)
 {
     gw_t *gw = &srv->gw;
     struct lws_context_creation_info info;
@@ -176,8 +193,7 @@ static struct lws_context *s_create_context(s_server_t *srv, bool ipv6)
         info.foreign_loops = srv->foreign_loops;
         info.options |= LWS_SERVER_OPTION_LIBEV;
     }
-    info.port = (int)gw->config.port;
-    info.iface = gw->config.listen && *gw->config.listen ? gw->config.listen : NULL;
+    info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
     info.protocols = srv->protocols;
     info.mounts = srv->mounts;
     info.headers = srv->headers;
@@ -191,10 +207,11 @@ static struct lws_context *s_create_context(s_server_t *srv, bool ipv6)
         //  (LWS_WRITE_RAW), which a WebSocket inside HTTP/2 cannot carry.
         info.alpn = "http/1.1";
     }
-    if (!ipv6)
-        info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
     info.vhost_name = "gateway";
-    info.max_http_header_pool = 256;
+    info.retry_and_idle_policy = &s_no_validity;
+    //  A header table per connection in its handshake; past the pool they
+    //  queue on a list lws walks for each (tables are freed when unused).
+    info.max_http_header_pool = 1024;
     info.timeout_secs = 10;
     struct lws_context *context = lws_create_context(&info);
     if (!context)
@@ -212,8 +229,33 @@ static void s_on_stop(struct ev_loop *loop, ev_async *w, int revents)
     ev_break(loop, EVBREAK_ALL);
 }
 
+//  CPU time of the calling thread, microseconds.
+static int64_t s_cpu_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void s_on_turn_begin(struct ev_loop *loop, ev_check *w, int revents)
+{
+    s_server_t *srv = lws_container_of(w, s_server_t, turn_begin);
+    srv->turn_us = chat_mono_us();
+    srv->turn_cpu_us = s_cpu_us();
+}
+
+static void s_on_turn_end(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+    s_server_t *srv = lws_container_of(w, s_server_t, turn_end);
+    if (srv->turn_us)
+        gw_metrics_turn(&srv->gw.metrics, chat_mono_us() - srv->turn_us,
+                        s_cpu_us() - srv->turn_cpu_us);
+    srv->turn_us = 0;
+}
+
 //  Our own libev loop on epoll: lws's default poll() scans every socket on
-//  every turn, which at 15k connections costs milliseconds per turn.
+//  every turn, which at 15k connections costs milliseconds per turn. Each
+//  turn's busy time goes to /metrics (chat_gateway_loop_turn_seconds).
 static int s_loop_new(s_server_t *srv)
 {
     srv->loop = ev_loop_new(EVBACKEND_EPOLL);
@@ -221,12 +263,21 @@ static int s_loop_new(s_server_t *srv)
         return -1;
     ev_async_init(&srv->stop_async, s_on_stop);
     ev_async_start(srv->loop, &srv->stop_async);
+    //  Checks run first after the poll, prepares last before the next.
+    ev_check_init(&srv->turn_begin, s_on_turn_begin);
+    ev_set_priority(&srv->turn_begin, EV_MAXPRI);
+    ev_check_start(srv->loop, &srv->turn_begin);
+    ev_prepare_init(&srv->turn_end, s_on_turn_end);
+    ev_set_priority(&srv->turn_end, EV_MINPRI);
+    ev_prepare_start(srv->loop, &srv->turn_end);
     return 0;
 }
 
 static void s_loop_destroy(s_server_t *srv)
 {
     if (srv->loop) {
+        ev_check_stop(srv->loop, &srv->turn_begin);
+        ev_prepare_stop(srv->loop, &srv->turn_end);
         ev_async_stop(srv->loop, &srv->stop_async);
         ev_loop_destroy(srv->loop);
         srv->loop = NULL;
@@ -257,8 +308,10 @@ gw_t *gw_server_new(const gw_config_t *config)
     gw->rooms = gw_rooms_new();
     gw->placements = gw_placements_new();
     gw->registry = gw_registry_new();
+    gw->directory = gw_directory_new();
     gw->scratch = malloc(LWS_PRE + GW_SCRATCH_SIZE);
-    gw->bridge = gw_bridge_new(gw);
+    gw->listener = gw_listen_new(config->listen, config->port);
+    gw->bridge = gw->listener ? gw_bridge_new(gw) : NULL;
     if (!gw->scratch || !gw->bridge) {
         gw_server_destroy(&gw);
         return NULL;
@@ -268,21 +321,18 @@ gw_t *gw_server_new(const gw_config_t *config)
     s_setup_headers(srv, *gw->config.tls_cert != '\0');
     if (strcmp(gw->config.event_lib, "ev") == 0 && s_loop_new(srv) != 0)
         chat_warn("no libev epoll loop: falling back to lws's poll()");
-    gw->context = s_create_context(srv, true);
-    if (!gw->context)
-        gw->context = s_create_context(srv, false);
+    gw->context = s_create_context(srv);
     if (!gw->context && srv->loop) {
         //  lws loads its libev glue at run time (libwebsockets-evlib-ev).
         s_loop_destroy(srv);
-        gw->context = s_create_context(srv, true);
-        if (!gw->context)
-            gw->context = s_create_context(srv, false);
+        gw->context = s_create_context(srv);
         if (gw->context)
             chat_warn("lws refused the libev loop (is libwebsockets-evlib-ev installed?): "
                       "falling back to lws's poll()");
     }
-    if (!gw->context || gw_bridge_adopt(gw, gw->vhost, "gw-zmq") != 0) {
-        chat_error("cannot listen on port %ld%s", gw->config.port,
+    if (!gw->context || gw_bridge_adopt(gw, gw->vhost, "gw-zmq") != 0 ||
+        gw_listen_adopt(gw, gw->vhost, "gw-listen") != 0) {
+        chat_error("cannot start the lws service%s",
                    *gw->config.tls_cert ? ", or cannot use --tls-cert and --tls-key (see above)"
                                         : "");
         gw_server_destroy(&gw);
@@ -304,7 +354,7 @@ gw_t *gw_server_new(const gw_config_t *config)
 
 int gw_server_port(gw_t *gw)
 {
-    return lws_get_vhost_listen_port(gw->vhost);
+    return gw_listen_port(gw->listener);
 }
 
 int gw_server_run(gw_t *gw)
@@ -339,6 +389,8 @@ void gw_server_destroy(gw_t **gw_p)
     gw->destroying = true;
     if (gw->context) {
         lws_sul_cancel(&gw->tick);
+        //  Its socket is lws's to close now; its timer must go first.
+        gw_listen_destroy(&gw->listener);
         //  Closing the connections sends their leaves; then stop the bridge.
         lws_context_destroy(gw->context);
         gw->context = NULL;
@@ -348,7 +400,9 @@ void gw_server_destroy(gw_t **gw_p)
     gw_rooms_destroy(&gw->rooms);
     gw_placements_destroy(&gw->placements);
     gw_registry_destroy(&gw->registry);
+    gw_directory_destroy(&gw->directory);
     gw_idmap_destroy(&gw->conns);
+    gw_listen_destroy(&gw->listener);
     free(gw->scratch);
     s_loop_destroy((s_server_t *)gw);
     free(gw);

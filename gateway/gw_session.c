@@ -3,6 +3,7 @@
 #include "chat_clock.h"
 #include "chat_log.h"
 #include "chat_wsframe.h"
+#include "gw_directory.h"
 #include "gw_ops.h"
 #include "gw_rooms.h"
 
@@ -310,6 +311,8 @@ static void s_dispatch(gw_t *gw, gw_session_t *s, gw_request_t *req)
         s_on_send(gw, s, req);
         break;
     case GW_REQ_GET_ROOMS:
+        gw_directory_get_rooms(gw, s, req);
+        break;
     case GW_REQ_CREATE_ROOM:
     case GW_REQ_GET_HISTORY:
     case GW_REQ_GET_ROOM_STATE:

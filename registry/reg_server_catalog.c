@@ -399,38 +399,73 @@ static int s_by_creation(const void *a, const void *b)
     return strcmp(x->id, y->id);
 }
 
-void reg_catalog_on_list_rooms(reg_server_t *self, const chat_peer_t *peer,
-                               const Chat__Envelope *env)
+#define REG_LIST_PAGE_MAX 5000 //  most rooms in one page of a paged ListRooms
+
+//  Fills entries[i] (with its room and placement in the parallel arrays)
+//  for each of the n rooms.
+static void s_catalog_entries(reg_server_t *self, reg_room_t *const *rooms, size_t n,
+                              Chat__CatalogEntry **entries, Chat__CatalogEntry *storage,
+                              Chat__RoomInfo *infos, Chat__Placement *placements)
 {
-    size_t count = reg_state_room_count(self->state);
-    Chat__CatalogEntry **entries = calloc(count + 1, sizeof *entries);
-    Chat__CatalogEntry *storage = calloc(count + 1, sizeof *storage);
-    Chat__RoomInfo *infos = calloc(count + 1, sizeof *infos);
-    Chat__Placement *placements = calloc(count + 1, sizeof *placements);
-    size_t n = 0;
-    for (reg_room_t *room = reg_state_first_room(self->state); room && n < count;
-         room = reg_state_next_room(self->state), n++) {
-        Chat__CatalogEntry *entry = &storage[n];
+    for (size_t i = 0; i < n; i++) {
+        const reg_room_t *room = rooms[i];
+        Chat__CatalogEntry *entry = &storage[i];
         chat__catalog_entry__init(entry);
-        reg_server_room_info(room, &infos[n]);
-        entry->room = &infos[n];
+        reg_server_room_info(room, &infos[i]);
+        entry->room = &infos[i];
         if (room->node) {
             reg_node_t *node = reg_state_node(self->state, room->node);
-            s_placement(self, room, &placements[n]);
-            entry->placement = &placements[n];
+            s_placement(self, room, &placements[i]);
+            entry->placement = &placements[i];
             //  Liveness is the serving leader's to know.
             entry->live = self->leading && node && node->live;
         }
-        entries[n] = entry;
+        entries[i] = entry;
     }
-    qsort(entries, n, sizeof *entries, s_by_creation);
+}
+
+//  Without a limit: every room, oldest first. With one: a page of at most
+//  REG_LIST_PAGE_MAX rooms in id order after `after`, and where the next
+//  page starts.
+void reg_catalog_on_list_rooms(reg_server_t *self, const chat_peer_t *peer,
+                               const Chat__Envelope *env)
+{
+    const Chat__ListRoomsRequest *req = env->list_rooms;
+    size_t count = reg_state_room_count(self->state);
+    bool paged = req->limit > 0;
+    size_t max = paged ? (req->limit < REG_LIST_PAGE_MAX ? req->limit : REG_LIST_PAGE_MAX) : count;
+    reg_room_t **rooms = calloc(max + 1, sizeof *rooms);
+    Chat__CatalogEntry **entries = calloc(max + 1, sizeof *entries);
+    Chat__CatalogEntry *storage = calloc(max + 1, sizeof *storage);
+    Chat__RoomInfo *infos = calloc(max + 1, sizeof *infos);
+    Chat__Placement *placements = calloc(max + 1, sizeof *placements);
+    if (!rooms || !entries || !storage || !infos || !placements)
+        abort();
+    size_t n = 0;
+    if (paged) {
+        n = reg_state_rooms_after(self->state, req->after, rooms, max);
+    } else {
+        for (reg_room_t *room = reg_state_first_room(self->state); room && n < count;
+             room = reg_state_next_room(self->state))
+            rooms[n++] = room;
+    }
+    s_catalog_entries(self, rooms, n, entries, storage, infos, placements);
+    if (!paged)
+        qsort(entries, n, sizeof *entries, s_by_creation);
     Chat__ListRoomsReply reply = CHAT__LIST_ROOMS_REPLY__INIT;
     reply.rooms = entries;
     reply.n_rooms = n;
     reply.applied_index = reg_fsm_applied(self->fsm);
+    reply.total = (uint32_t)count;
+    if (paged && n == max && n > 0) {
+        reg_room_t *next = NULL;
+        if (reg_state_rooms_after(self->state, rooms[n - 1]->id, &next, 1) == 1)
+            reply.next_after = rooms[n - 1]->id;
+    }
     Chat__Envelope out;
     REG_ENVELOPE(out, env->req_id, LIST_ROOMS_REPLY, list_rooms_reply, &reply);
     reg_server_send(self, peer, &out);
+    free(rooms);
     free(entries);
     free(storage);
     free(infos);

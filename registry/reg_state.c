@@ -22,6 +22,9 @@ struct reg_state {
     zhashx_t *nodes;       //  name -> reg_node_t
     reg_member_t *members; //  the registries of the quorum
     size_t n_members;      //  entries in members
+    reg_room_t **by_id;    //  every room, in id order (strcmp), for paged listings
+    size_t n_by_id;        //  entries in by_id
+    size_t cap_by_id;      //  capacity of by_id
 };
 
 static char *s_strdup(const char *s)
@@ -96,9 +99,44 @@ static void s_load_member(const Chat__RegistryMember *rec, void *arg)
     reg_state_set_member(arg, rec);
 }
 
+//  The position of the first room in by_id whose id sorts after id.
+static size_t s_after(const reg_state_t *state, const char *id)
+{
+    size_t lo = 0, hi = state->n_by_id;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(state->by_id[mid]->id, id) <= 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+//  Adds room to by_id at its place (the store loads rooms in id order, so a
+//  load only appends).
+static void s_order_room(reg_state_t *state, reg_room_t *room)
+{
+    if (state->n_by_id == state->cap_by_id) {
+        size_t cap = state->cap_by_id ? state->cap_by_id * 2 : 1024;
+        reg_room_t **grown = realloc(state->by_id, cap * sizeof *grown);
+        if (!grown)
+            abort();
+        state->by_id = grown;
+        state->cap_by_id = cap;
+    }
+    size_t at = state->n_by_id && strcmp(state->by_id[state->n_by_id - 1]->id, room->id) < 0
+                    ? state->n_by_id
+                    : s_after(state, room->id);
+    memmove(&state->by_id[at + 1], &state->by_id[at], (state->n_by_id - at) * sizeof *state->by_id);
+    state->by_id[at] = room;
+    state->n_by_id++;
+}
+
 //  Empties every table.
 static void s_clear(reg_state_t *state)
 {
+    state->n_by_id = 0;
     zhashx_purge(state->names);
     zhashx_purge(state->tokens);
     zhashx_purge(state->rooms);
@@ -155,6 +193,7 @@ void reg_state_destroy(reg_state_t **state_p)
     zhashx_destroy(&state->tokens);
     zhashx_destroy(&state->rooms);
     zhashx_destroy(&state->nodes);
+    free(state->by_id);
     free(state);
     *state_p = NULL;
 }
@@ -231,6 +270,17 @@ reg_node_t *reg_state_next_node(reg_state_t *state)
 size_t reg_state_room_count(reg_state_t *state)
 {
     return zhashx_size(state->rooms);
+}
+
+size_t reg_state_rooms_after(reg_state_t *state, const char *after, reg_room_t **out, size_t max)
+{
+    size_t at = after && *after ? s_after(state, after) : 0;
+    size_t n = 0;
+    while (n < max && at + n < state->n_by_id) {
+        out[n] = state->by_id[at + n];
+        n++;
+    }
+    return n;
 }
 
 size_t reg_state_node_count(reg_state_t *state)
@@ -318,6 +368,7 @@ reg_room_t *reg_state_add_room(reg_state_t *state, const Chat__RegistryRoomRecor
     room->instance = rec->instance && *rec->instance ? s_strdup(rec->instance) : NULL;
     room->epoch = rec->epoch;
     zhashx_insert(state->rooms, room->id, room);
+    s_order_room(state, room);
     char key[CHAT_ROOM_NAME_MAX * 4 + 1];
     reg_store_name_key(room->name, key, sizeof key);
     zhashx_insert(state->names, key, room->id);

@@ -94,6 +94,12 @@ reg_node_t *reg_state_first_node(reg_state_t *state);
 reg_node_t *reg_state_next_node(reg_state_t *state);
 
 size_t reg_state_room_count(reg_state_t *state);
+
+//  Up to max rooms whose id sorts (strcmp) after after ("" or NULL: from the
+//  first), in id order, into out; returns how many. A page of the catalog:
+//  rooms created between two pages appear in a later page when their id
+//  sorts after the previous page's last.
+size_t reg_state_rooms_after(reg_state_t *state, const char *after, reg_room_t **out, size_t max);
 size_t reg_state_node_count(reg_state_t *state);
 
 //  Members, by position (0 .. count-1) or by id (NULL when unknown).

@@ -248,6 +248,12 @@ static void s_info_passive(rd_host_t *self, rd_grant_t *g, Chat__RoomInfo *info)
     info->last_seq = g->last_seq;
 }
 
+//  True when g's figures can be given (granted, not fenced).
+static bool s_info_ok(const rd_grant_t *g)
+{
+    return g && !g->revoked && !g->fenced;
+}
+
 static void s_rooms_info(rd_host_t *self, const chat_peer_t *peer, uint64_t req_id,
                          const Chat__RoomsInfoRequest *req)
 {
@@ -260,14 +266,25 @@ static void s_rooms_info(rd_host_t *self, const chat_peer_t *peer, uint64_t req_
     env.req_id = req_id;
     env.body_case = CHAT__ENVELOPE__BODY_ROOMS_INFO_REPLY;
     env.rooms_info_reply = &reply;
-    Chat__RoomInfo *infos = calloc(req->n_room_ids + 1, sizeof *infos);
-    Chat__RoomInfo **ptrs = calloc(req->n_room_ids + 1, sizeof *ptrs);
+    size_t cap = req->n_room_ids + (req->active ? self->loaded : 0);
+    Chat__RoomInfo *infos = calloc(cap + 1, sizeof *infos);
+    Chat__RoomInfo **ptrs = calloc(cap + 1, sizeof *ptrs);
     if (!infos || !ptrs) {
         reply.status = CHAT__STATUS__STATUS_INTERNAL;
     } else {
-        for (size_t i = 0; i < req->n_room_ids; i++) {
+        //  active: the rooms in memory first (each once), then the listed
+        //  ones that are not.
+        for (rd_grant_t *g = req->active ? zhashx_first(self->grants) : NULL;
+             g && reply.n_rooms < cap; g = zhashx_next(self->grants)) {
+            if (!g->room || !s_info_ok(g))
+                continue;
+            rd_room_info(g->room, &infos[reply.n_rooms]);
+            ptrs[reply.n_rooms] = &infos[reply.n_rooms];
+            reply.n_rooms++;
+        }
+        for (size_t i = 0; i < req->n_room_ids && reply.n_rooms < cap; i++) {
             rd_grant_t *g = zhashx_lookup(self->grants, req->room_ids[i]);
-            if (!g || g->revoked || g->fenced)
+            if (!s_info_ok(g) || (req->active && g->room))
                 continue;
             Chat__RoomInfo *info = &infos[reply.n_rooms];
             if (g->room)

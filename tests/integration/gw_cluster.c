@@ -132,6 +132,31 @@ void gwt_wait_live(gwt_cluster_t *c, int count)
               "%d roomds did not become live", count);
 }
 
+//  Waits until gateway g listens (its ready file: the port it took) and is
+//  healthy (it has the registry's snapshot: polled, /healthz has no push).
+static void s_wait_healthy(gwt_cluster_t *c, int g)
+{
+    cr_assert(chat_proc_wait_ready(c->gw[g].proc, 20000), "gateway %d did not listen", g);
+    c->gw[g].port = chat_proc_ready_port(c->gw[g].proc, "port");
+    int64_t deadline = chat_mono_ms() + 20000;
+    char body[256] = "";
+    int status = 0;
+    while ((status = gwt_http_get(c, g, "/healthz", body, sizeof body)) != 200 &&
+           chat_mono_ms() < deadline)
+        chat_sleep_ms(50);
+    cr_assert_eq(status, 200, "gateway %d: expected /healthz 200 within 20 s, got %d: %s", g,
+                 status, body);
+}
+
+int gwt_gateway_add(gwt_cluster_t *c, const char *const *extra)
+{
+    cr_assert_lt(c->gateways, GWT_GATEWAYS, "at most %d gateways", GWT_GATEWAYS);
+    int g = c->gateways++;
+    s_gateway_start(c, g, extra);
+    s_wait_healthy(c, g);
+    return g;
+}
+
 void gwt_start(gwt_cluster_t *c, int gateways, const char *const *gateway_extra)
 {
     memset(c, 0, sizeof *c);
@@ -157,19 +182,8 @@ void gwt_start(gwt_cluster_t *c, int gateways, const char *const *gateway_extra)
     c->gateways = gateways;
     for (int g = 0; g < gateways; g++)
         s_gateway_start(c, g, gateway_extra);
-    for (int g = 0; g < gateways; g++) {
-        cr_assert(chat_proc_wait_ready(c->gw[g].proc, 20000), "gateway %d did not listen", g);
-        c->gw[g].port = chat_proc_ready_port(c->gw[g].proc, "port");
-        //  Healthy once it has the registry's snapshot: polled, /healthz has no push.
-        int64_t deadline = chat_mono_ms() + 20000;
-        char body[256] = "";
-        int status = 0;
-        while ((status = gwt_http_get(c, g, "/healthz", body, sizeof body)) != 200 &&
-               chat_mono_ms() < deadline)
-            chat_sleep_ms(50);
-        cr_assert_eq(status, 200, "gateway %d: expected /healthz 200 within 20 s, got %d: %s", g,
-                     status, body);
-    }
+    for (int g = 0; g < gateways; g++)
+        s_wait_healthy(c, g);
 }
 
 void gwt_stop(gwt_cluster_t *c)

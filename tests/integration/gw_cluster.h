@@ -43,6 +43,10 @@ typedef struct {
 //  and every gateway reports /healthz 200.
 void gwt_start(gwt_cluster_t *c, int gateways, const char *const *gateway_extra);
 
+//  Starts one more gateway (index c->gateways, with extra flags as in
+//  gwt_start) and waits until it reports /healthz 200. Returns its index.
+int gwt_gateway_add(gwt_cluster_t *c, const char *const *extra);
+
 //  Stops everything, expecting clean exits, and removes the temp dir.
 void gwt_stop(gwt_cluster_t *c);
 

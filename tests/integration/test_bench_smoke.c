@@ -146,3 +146,35 @@ Test(bench_smoke, fails_its_setup_when_no_gateway_answers)
     chat_remove_tree(dir);
     free(dir);
 }
+
+Test(bench_smoke, a_directory_storm_is_answered_without_an_error)
+{
+    gwt_cluster_t c;
+    const char *gw_extra[] = {"--rate", "0", "--log-level", "info", NULL};
+    gwt_start(&c, 1, gw_extra);
+    //  The reduced storm: 1500 rooms made through the protocol, 1500
+    //  clients asking for the first page at once, a ping meanwhile.
+    const char *args[] = {
+        "--url", s_url(&c, 0),   "--scenario", "directory",  "--rooms", "1500",   "--connections",
+        "1500",  "--page-limit", "20",         "--searches", "40",      "--json", NULL};
+    cJSON *r = NULL;
+    int status = s_run_bench(c.dir, args, 300000, &r);
+    cr_assert_not_null(r, "chat-bench printed no JSON report");
+    cr_expect_eq(status, 0, "chat-bench exit status");
+    cr_expect(cJSON_IsTrue(cJSON_GetObjectItem(r, "ok")));
+    cr_expect_eq(s_num(r, "answered"), 1500, "every client got its page");
+    cr_expect_eq(s_num(r, "errors_total"), 0, "no error (no unavailable)");
+    cr_expect_eq(s_num(r, "closed"), 0);
+    cr_expect_eq(s_num(r, "short_pages"), 0, "every page held 20 rooms");
+    cr_expect_eq(s_num(r, "rooms_before"), 3, "a new cluster");
+    cr_expect_eq(s_num(r, "created"), 1497);
+    cr_expect_geq(s_num(r, "rooms_after"), 1500);
+    cr_expect_eq(s_num(cJSON_GetObjectItem(r, "page"), "count"), 1500);
+    cr_expect_gt(s_num(cJSON_GetObjectItem(r, "ping"), "count"), 0, "pings during the storm");
+    cr_expect_eq(s_num(cJSON_GetObjectItem(r, "search"), "count"), 40);
+    cr_expect_gt(s_num(r, "search_hits"), 0);
+    cr_expect_gt(s_num(r, "search_misses"), 0);
+    cr_expect_eq(s_num(r, "wrong_misses"), 0, "a name nobody has found nothing");
+    cJSON_Delete(r);
+    gwt_stop(&c);
+}

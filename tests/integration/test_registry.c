@@ -534,6 +534,57 @@ Test(registry, room_creation_is_published_and_placements_carry_sequence_numbers)
     zsock_destroy(&sub);
 }
 
+//  A ListRooms page: after, limit (0: every room).
+static Chat__Envelope *s_list(const char *after, uint32_t limit)
+{
+    Chat__ListRoomsRequest req = CHAT__LIST_ROOMS_REQUEST__INIT;
+    req.after = (char *)after;
+    req.limit = limit;
+    Chat__Envelope env = CHAT__ENVELOPE__INIT;
+    env.body_case = CHAT__ENVELOPE__BODY_LIST_ROOMS;
+    env.list_rooms = &req;
+    Chat__Envelope *reply = s_simple(&env);
+    cr_assert_eq(reply->body_case, CHAT__ENVELOPE__BODY_LIST_ROOMS_REPLY);
+    cr_assert_eq(reply->list_rooms_reply->status, CHAT__STATUS__STATUS_OK);
+    return reply;
+}
+
+Test(registry, list_rooms_pages_through_the_catalog_in_id_order)
+{
+    const char *names[] = {"Kilo", "Alpha", "Zulu", "Echo", "Bravo"};
+    for (size_t i = 0; i < 5; i++) {
+        Chat__Envelope *made = s_create_room(names[i]);
+        cr_assert_eq(made->create_room_reply->status, CHAT__STATUS__STATUS_OK);
+        chat_envelope_free(&made);
+    }
+    //  Without limit: every room, oldest first, as before.
+    Chat__Envelope *all = s_list("", 0);
+    const Chat__ListRoomsReply *list = all->list_rooms_reply;
+    cr_assert_eq(list->n_rooms, 8);
+    cr_expect_str_eq(list->rooms[7]->room->id, "bravo", "the newest last");
+    cr_expect_str_eq(list->next_after, "");
+    cr_expect_eq(list->total, 8);
+    chat_envelope_free(&all);
+    //  Pages of 3 in id order.
+    const char *order[] = {"alpha", "bravo", "echo", "general", "kilo", "random", "tech", "zulu"};
+    char after[80] = "";
+    size_t seen = 0;
+    for (int page = 0; page < 3; page++) {
+        Chat__Envelope *reply = s_list(after, 3);
+        list = reply->list_rooms_reply;
+        cr_expect_eq(list->total, 8);
+        for (size_t i = 0; i < list->n_rooms; i++, seen++)
+            cr_expect_str_eq(list->rooms[i]->room->id, order[seen]);
+        if (page < 2)
+            cr_expect_str_eq(list->next_after, order[seen - 1]);
+        else
+            cr_expect_str_eq(list->next_after, "", "the last page says so");
+        snprintf(after, sizeof after, "%s", list->next_after);
+        chat_envelope_free(&reply);
+    }
+    cr_expect_eq(seen, 8);
+}
+
 Test(registry, garbage_leaves_the_registry_alive_and_counted)
 {
     zsock_t *sock = zsock_new(ZMQ_DEALER);

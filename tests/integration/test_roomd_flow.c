@@ -128,6 +128,24 @@ Test(roomd_flow, join_send_and_history_go_through_zeromq)
     cr_expect_eq(reply->rooms_info_reply->rooms[0]->last_seq, 3);
     cr_expect_eq(reply->rooms_info_reply->rooms[0]->n_users, 2);
     chat_envelope_free(&reply);
+    //  With active, the rooms in memory come without being named, once
+    //  even when named too.
+    Chat__RoomsInfoRequest active = CHAT__ROOMS_INFO_REQUEST__INIT;
+    active.active = true;
+    active.room_ids = ids;
+    active.n_room_ids = 1;
+    for (int named = 0; named < 2; named++) {
+        active.n_room_ids = (size_t)named;
+        chat__envelope__init(&env);
+        env.body_case = CHAT__ENVELOPE__BODY_ROOMS_INFO;
+        env.rooms_info = &active;
+        reply = rdt_gw_call(gw, p.instance, &env);
+        cr_assert_eq(reply->body_case, CHAT__ENVELOPE__BODY_ROOMS_INFO_REPLY);
+        cr_assert_eq(reply->rooms_info_reply->n_rooms, 1, "named: %d", named);
+        cr_expect_str_eq(reply->rooms_info_reply->rooms[0]->id, "general");
+        cr_expect_eq(reply->rooms_info_reply->rooms[0]->n_users, 2);
+        chat_envelope_free(&reply);
+    }
 
     //  Leave: the line names the user; leaving twice is NOT_IN_ROOM.
     rdt_leave(&env, &p, "alice", gw->id, 1);

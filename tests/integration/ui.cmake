@@ -27,6 +27,7 @@ endfunction()
 
 chat_add_python_test(integration_ui_protocol test_protocol.py 300)
 chat_add_python_test(integration_ui_browser test_browser.py 420)
+chat_add_python_test(integration_ui_browser_directory test_browser_directory.py 420)
 chat_add_python_test(integration_ui_edge test_edge.py 300)
 chat_add_python_test(integration_ui_cluster test_cluster.py 300)
 # bench/bench-medians and bench/bench-ab on a deploy/cluster cluster.

@@ -43,13 +43,16 @@ def free_range(count):
 
 class Cluster:
     """deploy/cluster up in a temp dir; down() always (use as a context manager).
-    extra: more arguments for up (e.g. '--gateway-flags', '--rate 0')."""
+    extra: more arguments for up (e.g. '--gateway-flags', '--rate 0').
+    seed_rooms: rooms registry-seed puts in the registry's data before the
+    first up ("Seed <word> <word> <n>", see seed_name)."""
 
-    def __init__(self, roomds=2, gateways=1, extra=(), registries=1):
+    def __init__(self, roomds=2, gateways=1, extra=(), registries=1, seed_rooms=0):
         self.registries = registries
         self.roomds = roomds
         self.gateways = gateways
         self.extra = list(extra)
+        self.seed_rooms = seed_rooms
         self.data = tempfile.mkdtemp(prefix='chat-ui-test-')
         self.port = None
         self.base_port = None
@@ -80,6 +83,17 @@ class Cluster:
     def up(self):
         if self.reaper is None:
             self.start_reaper()
+    def seed(self):
+        """Fills the registry's data directory with seed_rooms rooms."""
+        cmd = [os.path.join(BIN_DIR, 'registry-seed'), '--data', os.path.join(self.data, 'registry'),
+               '--rooms', str(self.seed_rooms)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        if proc.returncode != 0:
+            raise AssertionError(f'{" ".join(cmd)} exited {proc.returncode}\n{proc.stderr}')
+
+    def up(self):
+        if self.seed_rooms and not os.path.isdir(os.path.join(self.data, 'registry')):
+            self.seed()
         last = None
         for _ in range(5):   # another test may grab a port between our check and the bind
             self.port = free_range(self.gateways)
@@ -200,6 +214,19 @@ class Cluster:
         finally:
             self.cleanup()
         return False
+
+
+SEED_WORDS = ('book', 'club', 'tech', 'talk', 'garden', 'music', 'chess', 'news', 'cook',
+              'travel', 'rust', 'photo', 'bikes', 'jazz', 'film', 'games', 'art', 'code',
+              'coffee', 'hiking', 'poetry', 'space', 'birds', 'yoga', 'maths', 'movies', 'retro',
+              'sailing', 'study', 'tea', 'vinyl', 'wine')
+
+
+def seed_name(i, prefix='Seed'):
+    """The name registry-seed gives room i, and its id."""
+    x = (i * 2654435761) % (1 << 64)
+    name = f'{prefix} {SEED_WORDS[x % 32]} {SEED_WORDS[(x >> 8) % 32]} {i}'
+    return name, name.lower().replace(' ', '-')
 
 
 class Client:

@@ -5,3 +5,4 @@ chat_add_test(NAME unit_bench_track SOURCES unit/test_bench_track.c LIBS bench_c
 chat_add_test(NAME unit_bench_report SOURCES unit/test_bench_report.c
               LIBS bench_core PkgConfig::CJSON TIMEOUT 30)
 chat_add_test(NAME unit_bench_conn SOURCES unit/test_bench_conn.c LIBS bench_core TIMEOUT 30)
+chat_add_test(NAME unit_bench_metrics SOURCES unit/test_bench_metrics.c LIBS bench_core TIMEOUT 30)

@@ -167,3 +167,25 @@ Test(scan, never_reads_past_the_given_length)
     //  Cut inside a string.
     cr_expect_eq(bench_scan(text, 10, &m), -1);
 }
+
+Test(scan, reads_a_rooms_list_page_its_total_cursor_and_room_count)
+{
+    const char *text = "{\"type\":\"roomsList\",\"rooms\":[{\"id\":\"a\",\"users\":[{\"id\":\"u\"}],"
+                       "\"rooms\":[1,2]},{\"id\":\"b\",\"users\":[]}],\"cursor\":\"0.b\","
+                       "\"total\":1234,\"ref\":\"p\"}";
+    bench_msg_t m;
+    cr_assert_eq(bench_scan(text, strlen(text), &m), 0);
+    cr_expect_eq(m.type, BENCH_MSG_ROOMS_LIST);
+    cr_expect_eq(m.n_rooms, 2, "nested arrays are not rooms of the page");
+    cr_expect(m.has_total);
+    cr_expect_eq(m.total, 1234);
+    cr_expect(bench_span_eq(m.cursor, "0.b"));
+    cr_expect(bench_span_eq(m.ref, "p"));
+    const char *end = "{\"type\":\"roomsList\",\"rooms\":[],\"cursor\":null,\"total\":0}";
+    cr_assert_eq(bench_scan(end, strlen(end), &m), 0);
+    cr_expect_eq(m.n_rooms, 0);
+    cr_expect_null(m.cursor.p, "null is no cursor");
+    const char *pong = "{\"type\":\"pong\",\"serverTime\":1764370000123,\"ref\":\"q7\"}";
+    cr_assert_eq(bench_scan(pong, strlen(pong), &m), 0);
+    cr_expect_eq(m.type, BENCH_MSG_PONG);
+}

@@ -302,3 +302,94 @@ Test(json, status_maps_to_the_client_error)
     cr_expect_eq(gw_err_from_status(CHAT__STATUS__STATUS_EMPTY_MESSAGE), GW_ERR_EMPTY_MESSAGE);
     cr_expect_eq(gw_err_from_status((Chat__Status)77), GW_ERR_INTERNAL);
 }
+
+Test(json, get_rooms_is_v1_without_paging_fields_and_paged_with_any)
+{
+    gw_request_t req;
+    gw_err_t err;
+    cr_assert_eq(s_parse("{\"type\":\"getRooms\"}", &req, &err), 0);
+    cr_expect(!req.paged, "no limit, query or cursor: v1");
+    gw_request_clear(&req);
+    cr_assert_eq(s_parse("{\"type\":\"getRooms\",\"query\":\"TeC\"}", &req, &err), 0);
+    cr_expect(req.paged);
+    cr_expect_str_eq(req.query, "TeC");
+    cr_expect_eq(req.limit, GW_ROOMS_LIMIT_DEFAULT);
+    cr_expect_null(req.cursor);
+    gw_request_clear(&req);
+    cr_assert_eq(
+        s_parse("{\"type\":\"getRooms\",\"limit\":1000,\"cursor\":\"3.tech\"}", &req, &err), 0);
+    cr_expect(req.paged);
+    cr_expect_eq(req.limit, GW_ROOMS_LIMIT_MAX, "a larger limit is served as 200");
+    cr_expect_str_eq(req.cursor, "3.tech");
+    cr_expect_str_eq(req.query, "");
+    gw_request_clear(&req);
+    cr_expect_str_eq(s_code("{\"type\":\"getRooms\",\"limit\":0}"), "bad_request");
+    cr_expect_str_eq(s_code("{\"type\":\"getRooms\",\"limit\":-1}"), "bad_request");
+    cr_expect_str_eq(s_code("{\"type\":\"getRooms\",\"limit\":\"5\"}"), "bad_request");
+    cr_expect_str_eq(s_code("{\"type\":\"getRooms\",\"query\":5}"), "bad_request");
+    cr_expect_str_eq(s_code("{\"type\":\"getRooms\",\"cursor\":\"\"}"), "bad_request");
+    char text[256];
+    snprintf(text, sizeof text, "{\"type\":\"getRooms\",\"query\":\"%065d\"}", 0);
+    cr_expect_str_eq(s_code(text), "bad_request", "a query longer than any name");
+    snprintf(text, sizeof text, "{\"type\":\"getRooms\",\"query\":\"%064d\"}", 0);
+    cr_expect_str_eq(s_code(text), "ok");
+    cr_expect_str_eq(s_code("{\"type\":\"getRooms\",\"query\":null,\"limit\":null}"), "ok");
+}
+
+//  Concatenates the payloads of frames (as a client reassembles fragments).
+static cJSON *s_message(gw_buf_t *const *frames, size_t n)
+{
+    char text[4096];
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t part;
+        const char *p = gw_buf_payload(frames[i], &part);
+        cr_assert_lt(len + part, sizeof text);
+        memcpy(text + len, p, part);
+        len += part;
+    }
+    return cJSON_ParseWithLength(text, len);
+}
+
+Test(json, a_shared_page_is_one_frame_or_a_first_fragment_with_a_ref_tail)
+{
+    Chat__RoomInfo room = CHAT__ROOM_INFO__INIT;
+    room.id = "tech";
+    room.name = "tech";
+    room.description = "Technology";
+    Chat__RoomInfo *rooms[] = {&room};
+    gw_rooms_paging_t paging = {"0.tech", 12};
+    gw_buf_t *open = gw_json_rooms_open(rooms, 1, &paging);
+
+    gw_buf_t *whole = gw_json_close(open, false);
+    size_t len;
+    const uint8_t *frame = gw_buf_frame(whole, &len);
+    cr_expect_eq(frame[0], 0x81, "FIN + text");
+    cJSON *json = s_message(&whole, 1);
+    cr_assert_not_null(json);
+    cr_expect_str_eq(s_str(json, "type"), "roomsList");
+    cr_expect_str_eq(s_str(json, "cursor"), "0.tech");
+    cr_expect_eq(cJSON_GetObjectItem(json, "total")->valueint, 12);
+    cr_expect_null(cJSON_GetObjectItem(json, "ref"));
+    cr_expect_eq(cJSON_GetArraySize(cJSON_GetObjectItem(json, "rooms")), 1);
+    cJSON_Delete(json);
+
+    gw_buf_t *parts[2] = {gw_json_close(open, true), gw_json_ref_tail("r\"1")};
+    cr_expect_eq(gw_buf_frame(parts[0], &len)[0], 0x01, "not final, text");
+    cr_expect_eq(gw_buf_frame(parts[1], &len)[0], 0x80, "final continuation");
+    json = s_message(parts, 2);
+    cr_assert_not_null(json, "the fragments make one JSON object");
+    cr_expect_str_eq(s_str(json, "ref"), "r\"1");
+    cr_expect_str_eq(s_str(json, "cursor"), "0.tech");
+    cJSON_Delete(json);
+
+    paging.cursor = NULL;
+    gw_buf_t *last = gw_json_rooms_open(rooms, 1, &paging);
+    gw_buf_t *end = gw_json_close(last, false);
+    json = s_message(&end, 1);
+    cr_expect(cJSON_IsNull(cJSON_GetObjectItem(json, "cursor")), "null at the end of the listing");
+    cJSON_Delete(json);
+    gw_buf_t *bufs[] = {open, whole, parts[0], parts[1], last, end};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        gw_buf_unref(&bufs[i]);
+}

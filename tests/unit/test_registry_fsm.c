@@ -692,3 +692,55 @@ Test(registry_fsm, a_snapshot_that_does_not_decode_changes_nothing)
     free(before);
     free(after);
 }
+
+Test(registry_fsm, pages_of_rooms_come_in_id_order_and_cover_the_catalog_once)
+{
+    s_seed(&s_a, 1);
+    //  Created out of id order; the three default rooms are there too.
+    const char *names[] = {"zeta", "alpha", "Mid Room", "beta", "omega", "delta"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        cr_assert_eq(s_create(&s_a, names[i], "", 1000 + (int64_t)i, NULL).status,
+                     CHAT__STATUS__STATUS_OK);
+    size_t total = reg_state_room_count(s_a.state);
+    cr_assert_eq(total, 9);
+    reg_room_t *page[4];
+    char after[80] = "";
+    size_t seen = 0;
+    char prev[80] = "";
+    for (int pages = 0; pages < 10; pages++) {
+        size_t n = reg_state_rooms_after(s_a.state, after, page, 4);
+        for (size_t i = 0; i < n; i++) {
+            cr_expect(strcmp(page[i]->id, prev) > 0, "%s after %s", page[i]->id, prev);
+            snprintf(prev, sizeof prev, "%s", page[i]->id);
+        }
+        seen += n;
+        if (n < 4)
+            break;
+        snprintf(after, sizeof after, "%s", page[n - 1]->id);
+    }
+    cr_expect_eq(seen, total, "every room once");
+    //  A room created between two pages shows in a later page when its id
+    //  sorts after the last one read.
+    cr_assert_eq(reg_state_rooms_after(s_a.state, "", page, 2), 2);
+    cr_expect_str_eq(page[0]->id, "alpha");
+    cr_expect_str_eq(page[1]->id, "beta");
+    cr_assert_eq(s_create(&s_a, "Charlie", "", 2000, NULL).status, CHAT__STATUS__STATUS_OK);
+    cr_assert_eq(reg_state_rooms_after(s_a.state, "beta", page, 1), 1);
+    cr_expect_str_eq(page[0]->id, "charlie");
+    cr_expect_eq(reg_state_rooms_after(s_a.state, "zeta", page, 4), 0, "nothing after the last");
+}
+
+Test(registry_fsm, the_id_order_survives_a_reopen)
+{
+    s_seed(&s_a, 1);
+    cr_assert_eq(s_create(&s_a, "b2", "", 1, NULL).status, CHAT__STATUS__STATUS_OK);
+    cr_assert_eq(s_create(&s_a, "a1", "", 2, NULL).status, CHAT__STATUS__STATUS_OK);
+    s_close(&s_a);
+    s_open(&s_a);
+    reg_room_t *page[8];
+    size_t n = reg_state_rooms_after(s_a.state, NULL, page, 8);
+    cr_assert_eq(n, 5);
+    const char *ids[] = {"a1", "b2", "general", "random", "tech"};
+    for (size_t i = 0; i < n; i++)
+        cr_expect_str_eq(page[i]->id, ids[i]);
+}

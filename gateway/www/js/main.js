@@ -12,6 +12,8 @@ import { codePoints } from './util.js';
 const ROOMS_REFRESH_MS = 15000;
 const REJOIN_RETRY_MS = 4000;
 const HISTORY_PAGE = 50;
+const ROOMS_PAGE = 50;          // rooms per page of the directory
+const SEARCH_DELAY_MS = 200;    // typing pause before a search is sent
 
 const ERROR_TEXT = {
   rate_limited: 'You are sending messages too fast.',
@@ -55,7 +57,11 @@ class App {
       onSend: (text) => this.send(text),
       onCreate: (name, description) => this.createRoom(name, description),
       onLoadOlder: (roomId) => this.loadOlder(roomId),
+      onSearch: (text) => this.search(text),
+      onMore: () => this.loadMore(),
     });
+    this.searchTimer = null;
+    this.pageRequest = 0;       // the latest directory request: older answers are dropped
     setInterval(() => this.refreshRooms(), ROOMS_REFRESH_MS);
     setInterval(() => this.retryJoins(), REJOIN_RETRY_MS);
   }
@@ -149,11 +155,53 @@ class App {
     }
   }
 
+  // ------------------------------------------------------------ directory
+
+  // The first page again (fresh online counts), unless the user scrolled
+  // past it: then the pages stay as they are.
   refreshRooms() {
+    const d = this.state.directory;
+    if (!d.loading && d.ids.length <= ROOMS_PAGE) this.loadPage(false);
+  }
+
+  search(text) {
+    clearTimeout(this.searchTimer);
+    this.searchTimer = setTimeout(() => {
+      const query = text.trim();
+      if (query === this.state.directory.query && this.state.directory.loaded) return;
+      this.state.resetDirectory(query);
+      this.loadPage(false);
+    }, SEARCH_DELAY_MS);
+  }
+
+  // The next page, when the end of the list is in view.
+  loadMore() {
+    const d = this.state.directory;
+    if (d.loading || !(d.error || (d.loaded && d.more))) return;
+    this.loadPage(d.loaded && d.cursor !== null);
+  }
+
+  // One getRooms page of the directory's query: after the pages loaded
+  // (append) or instead of them.
+  loadPage(append) {
     if (!this.conn || !this.conn.ready) return;
-    this.conn.request({ type: 'getRooms' })
-      .then((reply) => this.state.setRooms(reply.rooms))
-      .catch(() => { /* the next refresh will do */ });
+    const d = this.state.directory;
+    const request = { type: 'getRooms', limit: ROOMS_PAGE };
+    if (d.query) request.query = d.query;
+    if (append && d.cursor) request.cursor = d.cursor;
+    d.loading = true;
+    d.error = null;
+    const mine = ++this.pageRequest;
+    this.state.emit('rooms');
+    this.conn.request(request)
+      .then((reply) => {
+        if (mine === this.pageRequest && this.state.directory === d) {
+          this.state.addDirectoryPage(reply, append);
+        }
+      })
+      .catch((error) => {
+        if (mine === this.pageRequest && this.state.directory === d) this.state.directoryFailed(error);
+      });
   }
 
   // ------------------------------------------------------------ rooms

@@ -1,8 +1,9 @@
-// What the client knows, kept apart from the DOM: the room catalog, the
-// rooms this tab has open (members, messages by seq, unread count) and
-// which one is shown. Every change is announced as an event so views can
-// redraw just that part:
-//   rooms                        the catalog or a room's online count changed
+// What the client knows, kept apart from the DOM: the rooms seen so far,
+// the directory listing (the pages of getRooms loaded for the search box's
+// query), the rooms this tab has open (members, messages by seq, unread
+// count) and which one is shown. Every change is announced as an event so
+// views can redraw just that part:
+//   rooms                        the directory or a room's online count changed
 //   tabs                         open rooms, unread counts or the active room changed
 //   users    {roomId}            a room's member list changed
 //   messages {roomId, added}     messages were added (added is sorted by seq)
@@ -29,11 +30,33 @@ export class OpenRoom {
   }
 }
 
+// The directory: pages of getRooms for one query, most users first. Only
+// the pages scrolled to are loaded, and at most MAX_LISTED rooms: past that
+// the search box narrows the listing down.
+export const MAX_LISTED = 1000;
+
+export class Directory {
+  constructor(query = '') {
+    this.query = query;         // what the search box asks for
+    this.ids = [];              // room ids in listing order, each once
+    this.cursor = null;         // where the next page starts; null at the end
+    this.total = null;          // rooms in the whole listing, null until known
+    this.loaded = false;        // the first page came
+    this.loading = false;       // a page request is in flight
+    this.error = null;          // why the last page failed, or null
+  }
+
+  get more() {
+    return this.cursor !== null && this.ids.length < MAX_LISTED;
+  }
+}
+
 export class ChatState extends EventTarget {
   constructor() {
     super();
     this.me = null;             // {userId, name}
-    this.rooms = new Map();     // room id -> Room (catalog, with users)
+    this.rooms = new Map();     // room id -> Room as last seen (pages, pushes, joins)
+    this.directory = new Directory();
     this.open = new Map();      // room id -> OpenRoom, in the order opened
     this.activeId = null;       // the room on screen
   }
@@ -42,19 +65,39 @@ export class ChatState extends EventTarget {
     this.dispatchEvent(new CustomEvent(type, { detail }));
   }
 
-  // ------------------------------------------------------------ catalog
+  // ------------------------------------------------------------ directory
 
-  sortedRooms() {
-    return [...this.rooms.values()].sort((a, b) =>
-      (a.createdAt || 0) - (b.createdAt || 0) || String(a.name).localeCompare(String(b.name)));
+  // The rooms of the directory listing, in order.
+  listedRooms() {
+    return this.directory.ids.map((id) => this.rooms.get(id)).filter(Boolean);
   }
 
-  setRooms(list) {
-    this.rooms = new Map();
-    for (const room of list || []) {
-      if (room && typeof room.id === 'string') this.rooms.set(room.id, room);
+  // A new listing for query: empty until its first page comes.
+  resetDirectory(query) {
+    this.directory = new Directory(query);
+    this.emit('rooms');
+  }
+
+  // A page of the listing (a roomsList reply); append adds it after the
+  // pages already there, else it replaces them (a refresh of page one).
+  addDirectoryPage(reply, append) {
+    const d = this.directory;
+    if (!append) d.ids = [];
+    const seen = new Set(d.ids);
+    for (const room of reply.rooms || []) {
+      if (!room || typeof room.id !== 'string') continue;
+      this.rooms.set(room.id, room);
+      if (!seen.has(room.id)) {
+        seen.add(room.id);
+        d.ids.push(room.id);
+      }
     }
-    // Rooms we are in know their members better than a periodic list.
+    d.cursor = typeof reply.cursor === 'string' ? reply.cursor : null;
+    d.total = Number.isFinite(reply.total) ? reply.total : d.ids.length;
+    d.loaded = true;
+    d.loading = false;
+    d.error = null;
+    // Rooms we are in know their members better than a listing does.
     for (const open of this.open.values()) {
       const room = this.rooms.get(open.id);
       if (room && open.joined) room.users = [...open.users.values()];
@@ -62,10 +105,24 @@ export class ChatState extends EventTarget {
     this.emit('rooms');
   }
 
+  directoryFailed(error) {
+    this.directory.loading = false;
+    this.directory.error = error;
+    this.emit('rooms');
+  }
+
+  // A room made now (ours, or roomCreated pushed): listed first when it
+  // matches the query, since the server would list it by users and name.
   addRoom(room) {
     if (!room || typeof room.id !== 'string') return;
     const known = this.rooms.get(room.id);
     this.rooms.set(room.id, { ...known, ...room, users: room.users || (known && known.users) || [] });
+    const d = this.directory;
+    const query = d.query.toLowerCase();
+    if (!known && !d.ids.includes(room.id) && String(room.name).toLowerCase().includes(query)) {
+      d.ids.unshift(room.id);
+      if (d.total !== null) d.total += 1;
+    }
     this.emit('rooms');
   }
 

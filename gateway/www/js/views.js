@@ -2,6 +2,7 @@
 // handlers the app gives them; they never talk to the server. User text is
 // only ever set as text (el() uses text nodes), never parsed as HTML.
 import { el, avatar, formatTime, formatDateTime } from './util.js';
+import { MAX_LISTED } from './state.js';
 
 const $ = (id) => document.getElementById(id);
 const NEAR_BOTTOM_PX = 90;
@@ -10,7 +11,8 @@ const TOAST_MS = 5000;
 export class Views {
   constructor(state, handlers) {
     this.state = state;
-    this.handlers = handlers;   // onLogin, onLogout, onJoin, onShow, onLeave, onSend, onCreate, onLoadOlder
+    this.handlers = handlers;   // onLogin, onLogout, onJoin, onShow, onLeave, onSend, onCreate,
+                                // onLoadOlder, onSearch, onMore
     this.lists = new Map();     // room id -> {list: <ul>, nodes: Map seq -> <li>}
     this.narrow = window.matchMedia('(max-width: 960px)');
     this.bind();
@@ -58,6 +60,20 @@ export class Views {
       if (this.nearBottom()) $('jump-latest').hidden = true;
     });
     $('jump-latest').addEventListener('click', () => this.scrollToBottom());
+    $('room-search').addEventListener('input', () => this.handlers.onSearch($('room-search').value));
+    // The next page of the directory when the end of the list comes into view.
+    this.moreObserver = new IntersectionObserver((entries) => {
+      if (entries.some((e) => e.isIntersecting)) this.handlers.onMore();
+    }, { root: $('sidebar'), rootMargin: '0px 0px 200px 0px' });
+    this.moreObserver.observe($('room-list-status'));
+  }
+
+  // Asks for more when the end of the list is still in view after a page
+  // came (the observer only speaks when visibility changes).
+  checkMore() {
+    const status = $('room-list-status').getBoundingClientRect();
+    const side = $('sidebar').getBoundingClientRect();
+    if (status.top < side.bottom + 200 && status.bottom > side.top) this.handlers.onMore();
   }
 
   // ------------------------------------------------------------ screens
@@ -110,22 +126,70 @@ export class Views {
 
   // ------------------------------------------------------------ sidebar
 
+  // The directory's rooms, drawn keyed by id: a room keeps its node from
+  // one render to the next (only what changed is touched), so a list that
+  // refreshes under the pointer does not move what is being clicked.
   renderRoomList() {
     const list = $('room-list');
-    const items = this.state.sortedRooms().map((room) => {
-      const isOpen = this.state.open.has(room.id);
-      const count = this.state.onlineCount(room.id);
-      return el('li', { className: isOpen ? 'joined' : '', testid: 'room-item', dataset: { roomId: room.id } },
-        el('div', { className: 'room-info' },
-          el('strong', { testid: 'room-item-name' }, room.name),
-          el('span', { testid: 'room-item-description', title: room.description || '' }, room.description || '')),
-        el('span', { className: 'room-count', testid: 'room-item-count', title: `${count} online` }, count),
-        el('button', {
-          type: 'button', testid: 'room-join',
-          onclick: () => { this.handlers.onJoin(room.id); $('app').classList.remove('menu-open'); },
-        }, 'Join'));
-    });
-    list.replaceChildren(...items);
+    const d = this.state.directory;
+    const rooms = this.state.listedRooms();
+    const nodes = this.roomNodes || (this.roomNodes = new Map());
+    const wanted = new Set(rooms.map((room) => room.id));
+    for (const [id, node] of nodes) {
+      if (!wanted.has(id)) {
+        node.remove();
+        nodes.delete(id);
+      }
+    }
+    let prev = null;
+    for (const room of rooms) {
+      let node = nodes.get(room.id);
+      if (!node) {
+        node = this.roomNode(room.id);
+        nodes.set(room.id, node);
+      }
+      this.updateRoomNode(node, room);
+      const next = prev ? prev.nextSibling : list.firstChild;
+      if (next !== node) list.insertBefore(node, next);
+      prev = node;
+    }
+    const total = d.total === null ? '' : `${d.total.toLocaleString('en-US')} ${d.total === 1 ? 'room' : 'rooms'}`;
+    $('room-total').textContent = total ? `· ${total}` : '';
+    let status = '';
+    if (d.error) status = 'Could not load the rooms; scroll to try again.';
+    else if (!d.loaded || d.loading) status = 'Loading…';
+    else if (!d.ids.length) status = d.query ? 'No room matches.' : 'No rooms yet.';
+    else if (d.cursor !== null && d.ids.length >= MAX_LISTED) status = 'Search to find more rooms.';
+    $('room-list-status').textContent = status;
+    $('room-list-status').dataset.state = d.loading ? 'loading' : d.more ? 'more' : 'end';
+    if (d.loaded && !d.loading && d.more) requestAnimationFrame(() => this.checkMore());
+  }
+
+  roomNode(roomId) {
+    const name = el('strong', { testid: 'room-item-name' });
+    const description = el('span', { testid: 'room-item-description' });
+    const count = el('span', { className: 'room-count', testid: 'room-item-count' });
+    const node = el('li', { testid: 'room-item', dataset: { roomId } },
+      el('div', { className: 'room-info' }, name, description),
+      count,
+      el('button', {
+        type: 'button', testid: 'room-join',
+        onclick: () => { this.handlers.onJoin(roomId); $('app').classList.remove('menu-open'); },
+      }, 'Join'));
+    node.parts = { name, description, count };
+    return node;
+  }
+
+  updateRoomNode(node, room) {
+    const { name, description, count } = node.parts;
+    const online = String(this.state.onlineCount(room.id));
+    const text = (e, value) => { if (e.textContent !== value) e.textContent = value; };
+    text(name, String(room.name));
+    text(description, room.description || '');
+    description.title = room.description || '';
+    text(count, online);
+    count.title = `${online} online`;
+    node.classList.toggle('joined', this.state.open.has(room.id));
   }
 
   renderTabs() {
